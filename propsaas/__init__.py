@@ -1,0 +1,97 @@
+"""PropSaaS: one Flask app serving many small property projects, each a tenant on its own subdomain."""
+from __future__ import annotations
+
+from flask import Flask, g, request
+from flask_login import current_user
+
+from .config import ROOT, load_config
+from .extensions import babel, csrf, db, limiter, migrate
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Wire the app: config, extensions, tenancy, blueprints, API, CLI. Queries nothing, reaches nothing."""
+    app = Flask(__name__, template_folder=str(ROOT / 'templates'), static_folder=str(ROOT / 'static'))
+    app.config.update(load_config())
+    app.config.update(config or {})
+    init_extensions(app)
+    init_tenancy(app)
+    init_blueprints(app)
+    init_security_headers(app)
+    init_cli(app)
+    return app
+
+
+def init_extensions(app: Flask) -> None:
+    from .auth.sessions import init_login
+    from .errorpages import init_error_handlers
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / 'migrations'), render_as_batch=True, compare_type=True,
+                     render_item=render_migration_type)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+    init_login(app)
+    init_error_handlers(app)
+
+
+def render_migration_type(type_, obj, autogen_context):
+    """Migrations name plain SQLAlchemy types, so they never import the app's code."""
+    from .models_base import UTCDateTime
+
+    if type_ == 'type' and isinstance(obj, UTCDateTime):
+        return 'sa.DateTime()'
+    return False
+
+
+def select_locale() -> str:
+    user_locale = getattr(current_user, 'locale', None) if current_user else None
+    if user_locale:
+        return user_locale
+    tenant = g.get('tenant')
+    if tenant is not None:
+        return tenant.locale
+    return request.accept_languages.best_match(['zh_CN', 'en']) or 'zh_CN'
+
+
+def init_tenancy(app: Flask) -> None:
+    from .tenancy import models  # noqa: F401  (tables)
+    from .tenancy.middleware import init_tenancy as _init
+
+    _init(app)
+
+
+def init_blueprints(app: Flask) -> None:
+    from . import auth, core, jobs, platform
+    from .api import init_api
+    from .auth import jobs as _auth_jobs  # noqa: F401  (registers the job)
+    from .core.navigation import nav_for
+
+    for bp in (core.bp, auth.bp, jobs.bp, platform.bp):
+        app.register_blueprint(bp)
+    init_api(app)
+
+    @app.context_processor
+    def _layout():
+        from flask_babel import get_locale
+
+        return {'nav_items': nav_for(current_user), 'tenant': g.get('tenant'), 'get_locale': get_locale}
+
+
+def init_security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; "
+                                    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+        response.headers.setdefault('X-Content-Type-Options', 'nosniff')
+        response.headers.setdefault('Referrer-Policy', 'same-origin')
+        response.headers.setdefault('X-Frame-Options', 'DENY')
+        if request.is_secure:
+            response.headers.setdefault('Strict-Transport-Security', 'max-age=31536000; includeSubDomains')
+        return response
+
+
+def init_cli(app: Flask) -> None:
+    from .cli import register
+
+    register(app)

@@ -1,0 +1,168 @@
+"""Operator commands: ``flask --app wsgi tenants ...``, ``operators create``, ``worker``, ``jobs send-pending``."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from .errors import DomainError
+from .extensions import db
+from .tenancy import provisioning
+from .tenancy.context import tenant_scope
+from .tenancy.delivery import TemplateError, list_templates
+
+tenants_cli = AppGroup('tenants', help='Create, list, suspend and resume tenants (property projects).')
+operators_cli = AppGroup('operators', help='Platform operator accounts.')
+jobs_cli = AppGroup('jobs', help='Background jobs.')
+
+
+def tenant_url(slug: str) -> str:
+    return f'http://{slug}.{current_app.config["BASE_DOMAIN"]}/'
+
+
+def _fail(message: str) -> None:
+    click.echo(f'error: {message}', err=True)
+    sys.exit(1)
+
+
+@tenants_cli.command('create')
+@click.argument('slug')
+@click.option('--name', required=True, help='Display name of the project, e.g. 阳光花园')
+@click.option('--template', 'template', default='standard-residential', show_default=True)
+@click.option('--admin-email', required=True)
+@click.option('--admin-password', default=None, help='Generated and printed when omitted.')
+@click.option('--org', default=None, help='Property company that owns the project (created if new).')
+def create_tenant_cmd(slug, name, template, admin_email, admin_password, org):
+    """Create a tenant from a delivery template with its first admin, in one transaction."""
+    try:
+        done = provisioning.create_tenant(slug, name=name, template=template, admin_email=admin_email,
+                                          admin_password=admin_password, org=org)
+        db.session.commit()
+    except TemplateError as e:
+        db.session.rollback()
+        _fail('template is invalid:\n  ' + '\n  '.join(e.errors))
+    except DomainError as e:
+        db.session.rollback()
+        _fail(e.message)
+    click.echo(f'created tenant {done.tenant.slug} ({done.tenant.name}) from {template}')
+    click.echo(f'url:      {tenant_url(done.tenant.slug)}')
+    click.echo(f'admin:    {done.admin.email}')
+    if done.admin_password:
+        click.echo(f'password: {done.admin_password}   (generated; pass it on safely, it is not shown again)')
+
+
+@tenants_cli.command('list')
+@click.option('--json', 'as_json', is_flag=True, help='Machine-readable output.')
+def list_tenants_cmd(as_json):
+    """All tenants with their status."""
+    rows = [{'slug': t.slug, 'name': t.name, 'status': t.status, 'template': t.template,
+             'organization': t.organization.name if t.organization else None, 'url': tenant_url(t.slug),
+             'created_at': t.created_at.isoformat()} for t in provisioning.list_tenants()]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo('no tenants yet: create one with `flask --app wsgi tenants create SLUG ...`')
+    for row in rows:
+        click.echo(f'{row["slug"]:<24} {row["status"]:<10} {row["name"]}  {row["url"]}')
+
+
+def _set_status(slug: str, status: str) -> None:
+    try:
+        tenant = provisioning.set_status(slug, status)
+    except DomainError as e:
+        _fail(e.message)
+    db.session.commit()
+    click.echo(f'{tenant.slug}: {tenant.status}')
+
+
+@tenants_cli.command('suspend')
+@click.argument('slug')
+def suspend_cmd(slug):
+    """Suspend a tenant: its pages say the service is suspended, its API answers 403, nothing is deleted."""
+    _set_status(slug, 'suspended')
+
+
+@tenants_cli.command('resume')
+@click.argument('slug')
+def resume_cmd(slug):
+    """Resume a suspended tenant."""
+    _set_status(slug, 'active')
+
+
+@tenants_cli.command('templates')
+def templates_cmd():
+    """The delivery templates under tenants/ with their descriptions (and errors, for broken ones)."""
+    for name, template, error in list_templates(provisioning.templates_root()):
+        if template is not None:
+            click.echo(f'{name:<24} {template.title}: {template.description}')
+        else:
+            click.echo(f'{name:<24} INVALID:\n    ' + '\n    '.join(error.errors))
+
+
+@tenants_cli.command('provision')
+@click.argument('path', type=click.Path(exists=True, dir_okay=False))
+def provision_cmd(path):
+    """Create several tenants from a CSV file (one project per row); existing slugs are skipped."""
+    from .tenancy.batch import provision_file
+
+    results = provision_file(path)
+    for result in results:
+        click.echo(f'line {result.line:<4} {result.slug or "-":<24} {result.outcome:<8} {result.detail}')
+    failed = sum(r.outcome == 'failed' for r in results)
+    click.echo(f'{sum(r.outcome == "created" for r in results)} created, '
+               f'{sum(r.outcome == "skipped" for r in results)} skipped, {failed} failed')
+    if failed:
+        sys.exit(1)
+
+
+@operators_cli.command('create')
+@click.argument('email')
+@click.option('--name', default='')
+@click.password_option(help='At least 8 characters, not a common password.')
+def create_operator_cmd(email, name, password):
+    """Create a platform operator (works only on the platform host)."""
+    from .auth.services import create_operator
+
+    try:
+        operator = create_operator(email, name, password)
+        db.session.commit()
+    except DomainError as e:
+        db.session.rollback()
+        _fail(e.message)
+    click.echo(f'operator {operator.email} created')
+
+
+@jobs_cli.command('send-pending')
+def send_pending_cmd():
+    """Send every queued job record of every tenant to the queue again (after a Redis outage)."""
+    from .jobs.queue import send_pending
+
+    total = 0
+    for tenant in provisioning.list_tenants():
+        with tenant_scope(tenant.id):
+            total += send_pending()
+    click.echo(f'{total} job(s) sent to the queue')
+
+
+@click.command('worker')
+@click.option('--burst', is_flag=True, help='Run the queued jobs, then exit.')
+def worker_cmd(burst):
+    """Run an RQ worker for this app's jobs (needs REDIS_URL)."""
+    from .jobs.worker import make_worker
+
+    try:
+        worker = make_worker()
+    except RuntimeError as e:
+        _fail(str(e))
+    worker.work(burst=burst, with_scheduler=False)
+
+
+def register(app) -> None:
+    from .demo import demo_cli
+
+    for command in (tenants_cli, operators_cli, jobs_cli, worker_cmd, demo_cli):
+        app.cli.add_command(command)

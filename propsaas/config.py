@@ -1,0 +1,86 @@
+"""Settings from the environment, with embedded defaults that need no services.
+
+Embedded defaults: SQLite under ``instance/``, jobs run inline (no Redis), files under ``instance/files``.
+The secret key comes from ``SECRET_KEY`` or is generated once into ``instance/secret_key``; there is no
+literal fallback anywhere.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _instance_dir() -> Path:
+    path = Path(os.environ.get('PROPSAAS_INSTANCE_DIR', ROOT / 'instance'))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _secret_key(instance: Path) -> str:
+    if os.environ.get('SECRET_KEY'):
+        return os.environ['SECRET_KEY']
+    key_file = instance / 'secret_key'
+    if not key_file.exists():
+        # Written once with owner-only permissions; O_EXCL so two processes starting together agree.
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, 'w') as fh:
+                fh.write(secrets.token_hex(32))
+    return key_file.read_text().strip()
+
+
+def _database_url(instance: Path) -> str:
+    url = os.environ.get('DATABASE_URL') or f'sqlite:///{instance / "propsaas.db"}'
+    # Heroku-style URLs name the old driver; we ship psycopg 3.
+    if url.startswith('postgres://'):
+        url = 'postgresql+psycopg://' + url[len('postgres://'):]
+    elif url.startswith('postgresql://'):
+        url = 'postgresql+psycopg://' + url[len('postgresql://'):]
+    return url
+
+
+def load_config() -> dict:
+    instance = _instance_dir()
+    redis_url = os.environ.get('REDIS_URL') or None
+    return {
+        'INSTANCE_DIR': str(instance),
+        'SECRET_KEY': _secret_key(instance),
+        'SQLALCHEMY_DATABASE_URI': _database_url(instance),
+        'SQLALCHEMY_ENGINE_OPTIONS': {'pool_pre_ping': True},
+        'REDIS_URL': redis_url,
+        'BASE_DOMAIN': os.environ.get('PROPSAAS_BASE_DOMAIN', 'localhost').lower().strip('.'),
+        'FILES_DIR': os.environ.get('PROPSAAS_FILES_DIR', str(instance / 'files')),
+        'TENANT_TEMPLATES_DIR': os.environ.get('PROPSAAS_TEMPLATES_DIR', str(ROOT / 'tenants')),
+        # Cookies: host-only (no Domain), HttpOnly, SameSite=Lax; Secure is decided per request (see auth.sessions).
+        'SESSION_COOKIE_NAME': 'propsaas_session',
+        'SESSION_COOKIE_DOMAIN': False,
+        'SESSION_COOKIE_HTTPONLY': True,
+        'SESSION_COOKIE_SAMESITE': 'Lax',
+        'PERMANENT_SESSION_LIFETIME': 12 * 3600,
+        'MAX_CONTENT_LENGTH': 20 * 1024 * 1024,
+        'MAX_FORM_MEMORY_SIZE': 1024 * 1024,
+        'WTF_CSRF_TIME_LIMIT': None,  # the token lives as long as the session
+        'BABEL_DEFAULT_LOCALE': 'zh_CN',
+        'BABEL_DEFAULT_TIMEZONE': 'Asia/Shanghai',
+        'BABEL_TRANSLATION_DIRECTORIES': str(ROOT / 'propsaas' / 'translations'),
+        # Failed-login throttling; counted in Redis when REDIS_URL is set so every worker shares one counter.
+        'RATELIMIT_STORAGE_URI': redis_url or 'memory://',
+        'RATELIMIT_KEY_PREFIX': 'propsaas-rl',
+        'RATELIMIT_HEADERS_ENABLED': False,
+        'LOGIN_LIMIT_PER_ACCOUNT': os.environ.get('PROPSAAS_LOGIN_LIMIT_PER_ACCOUNT', '5 per 5 minutes'),
+        'LOGIN_LIMIT_PER_CLIENT': os.environ.get('PROPSAAS_LOGIN_LIMIT_PER_CLIENT', '30 per 5 minutes'),
+        'API_TOKEN_DAYS': int(os.environ.get('PROPSAAS_API_TOKEN_DAYS', '30')),
+        'JOB_QUEUE': os.environ.get('PROPSAAS_JOB_QUEUE', 'propsaas'),
+        # flask-smorest / OpenAPI
+        'API_TITLE': 'PropSaaS API',
+        'API_VERSION': 'v1',
+        'OPENAPI_VERSION': '3.0.3',
+        'OPENAPI_URL_PREFIX': '/api/v1',
+        'OPENAPI_JSON_PATH': 'openapi.json',
+    }

@@ -1,0 +1,207 @@
+"""Background jobs: RQ on Redis when REDIS_URL is set, inline otherwise; the tenant travels with every job.
+
+    @job('导出用户名单')
+    def export_users(requested_by_id: int) -> dict: ...
+
+    record = enqueue(export_users, current_user.id)
+
+Job functions take ids (ints or strings), never ORM objects. A job is refused without a tenant unless it is
+declared ``platform=True``. The ``JobRecord`` row is the source of truth: it is committed before the queue
+hears of it, so nothing is lost when Redis is down, and a record whose queue entry is gone can be sent again.
+"""
+from __future__ import annotations
+
+import logging
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Callable
+
+import sqlalchemy as sa
+from flask import current_app
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+from rq.serializers import JSONSerializer
+from sqlalchemy.orm import Session
+
+from ..errors import DomainError
+from ..extensions import db
+from ..models_base import utcnow
+from ..tenancy.context import NoTenantError, current_tenant_id, tenant_scope
+from .models import JobRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    title: str
+    func: Callable
+    platform: bool = False
+
+
+REGISTRY: dict[str, JobSpec] = {}
+_running_record: ContextVar[int | None] = ContextVar('propsaas_running_job', default=None)
+
+
+class QueueUnavailable(DomainError):
+    status_code = 503
+
+    def __init__(self):
+        super().__init__('后台处理暂时不可用，任务已记录，服务恢复后会自动执行')
+
+
+def job(title: str, *, platform: bool = False):
+    """Register a job function under its dotted name, with a title staff see on the jobs page."""
+
+    def decorator(func):
+        spec = JobSpec(f'{func.__module__}.{func.__qualname__}', title, func, platform)
+        REGISTRY[spec.name] = spec
+        func.job_spec = spec
+        return func
+
+    return decorator
+
+
+def redis_connection() -> Redis | None:
+    url = current_app.config.get('REDIS_URL')
+    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5) if url else None
+
+
+def rq_queue(connection: Redis) -> Queue:
+    return Queue(current_app.config['JOB_QUEUE'], connection=connection, serializer=JSONSerializer)
+
+
+def _check_ids(ids) -> list:
+    for value in ids:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise TypeError(f'jobs take ids (int or str), not {type(value).__name__}')
+    return list(ids)
+
+
+def enqueue(func, *ids, key: str | None = None, requested_by_id: int | None = None) -> JobRecord | None:
+    """Record and start a job of the current tenant; returns its record (None for platform jobs).
+
+    Idempotent per ``key`` (default: the job's name and ids): while a job with the same key is queued or
+    running, the existing record is returned; a finished one is reset and run again, replacing its result.
+    Commits the current transaction, so the worker sees the record. Raises QueueUnavailable when Redis is
+    configured but unreachable; the record stays queued and ``send_pending`` picks it up later.
+    """
+    spec = getattr(func, 'job_spec', None)
+    if spec is None:
+        raise TypeError(f'{func!r} is not a registered job')
+    args = _check_ids(ids)
+    if spec.platform:
+        return _enqueue_platform(spec, args)
+    tenant_id = current_tenant_id()
+    if tenant_id is None:
+        raise NoTenantError(f'job {spec.name} enqueued without a tenant')
+    key = key or ':'.join([spec.name, *map(str, args)])
+    record = db.session.execute(sa.select(JobRecord).where(JobRecord.key == key)).scalar_one_or_none()
+    if record is not None and not record.finished:
+        return record
+    if record is None:
+        record = JobRecord(kind=spec.name, key=key)
+        db.session.add(record)
+    record.args, record.status, record.progress = args, JobRecord.QUEUED, 0
+    record.error = record.result = record.started_at = record.finished_at = None
+    record.requested_by_id = requested_by_id
+    record.created_at = utcnow()
+    db.session.commit()
+    _dispatch(record.id, tenant_id)
+    return record
+
+
+def _enqueue_platform(spec: JobSpec, args: list) -> None:
+    connection = redis_connection()
+    if connection is None:
+        spec.func(*args)
+        return None
+    try:
+        rq_queue(connection).enqueue(run_platform_job, spec.name, args)
+    except RedisError as exc:
+        raise QueueUnavailable() from exc
+    return None
+
+
+def _dispatch(record_id: int, tenant_id: int) -> None:
+    connection = redis_connection()
+    if connection is None:
+        run_job(record_id, tenant_id)
+        return
+    try:
+        rq_queue(connection).enqueue(run_job, record_id, tenant_id, job_timeout=current_app.config.get('JOB_TIMEOUT', 600))
+    except RedisError as exc:
+        log.warning('queue unavailable, job record %s stays queued: %s', record_id, exc)
+        raise QueueUnavailable() from exc
+
+
+def send_pending() -> int:
+    """Send every queued record of the current tenant to the queue again (after a Redis outage)."""
+    rows = db.session.execute(sa.select(JobRecord.id).where(JobRecord.status == JobRecord.QUEUED)).scalars().all()
+    for record_id in rows:
+        _dispatch(record_id, current_tenant_id())
+    return len(rows)
+
+
+def run_job(record_id: int, tenant_id: int) -> None:
+    """What the worker (or the inline runner) executes: enter the tenant, run the job, record the outcome.
+
+    Runs in its own app context, so its database session is its own whatever called it.
+    """
+    if not isinstance(tenant_id, int) or isinstance(tenant_id, bool):
+        raise NoTenantError('job without a tenant refused')
+    app = current_app._get_current_object()
+    with app.app_context(), tenant_scope(tenant_id):
+        record = db.session.execute(sa.select(JobRecord).where(JobRecord.id == record_id)).scalar_one_or_none()
+        if record is None or record.status == JobRecord.DONE:
+            return  # unknown to this tenant, or a duplicate delivery of a finished job
+        spec = REGISTRY.get(record.kind)
+        record.status, record.started_at, record.attempts = JobRecord.RUNNING, utcnow(), record.attempts + 1
+        db.session.commit()
+        token = _running_record.set(record.id)
+        try:
+            if spec is None:
+                raise DomainError(f'未知的任务类型 {record.kind}')
+            outcome = spec.func(*record.args)
+        except Exception as exc:  # the record keeps the reason for staff; the worker moves on
+            db.session.rollback()
+            log.exception('job %s (%s) failed', record_id, record.kind)
+            _finish(record_id, JobRecord.FAILED, error=exc.message if isinstance(exc, DomainError) else
+                    f'{type(exc).__name__}: {exc}'[:2000])
+        else:
+            _finish(record_id, JobRecord.DONE, outcome=outcome)
+        finally:
+            _running_record.reset(token)
+
+
+def _finish(record_id: int, status: str, *, outcome=None, error: str | None = None) -> None:
+    record = db.session.execute(sa.select(JobRecord).where(JobRecord.id == record_id)).scalar_one()
+    record.status, record.finished_at, record.error = status, utcnow(), error
+    if status == JobRecord.DONE:
+        record.progress = 100
+        if isinstance(outcome, dict):
+            record.result_file = outcome.pop('file', record.result_file)
+            record.result = outcome
+    db.session.commit()
+
+
+def report_progress(percent: int) -> None:
+    """Record a running job's progress in its own short transaction, so staff see it while the job works."""
+    record_id = _running_record.get()
+    if record_id is None:
+        return
+    with Session(db.engine) as session:
+        session.execute(sa.update(JobRecord).where(JobRecord.id == record_id)
+                        .values(progress=max(0, min(100, int(percent)))))
+        session.commit()
+
+
+def run_platform_job(name: str, args: list) -> None:
+    spec = REGISTRY.get(name)
+    if spec is None or not spec.platform:
+        raise NoTenantError(f'{name} is not a platform job; tenant jobs need a tenant')
+    app = current_app._get_current_object()
+    with app.app_context():
+        spec.func(*args)

@@ -1,0 +1,72 @@
+"""Staff pages for background jobs: what ran, its progress, its error, its file."""
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..auth.jobs import export_users
+from ..auth.sessions import require_role, require_staff
+from ..errors import DomainError
+from ..extensions import db
+from ..models_base import get_or_404
+from ..storage import path_for
+from ..tenancy.guards import tenant_only
+from . import bp
+from .models import JobRecord
+from .queue import REGISTRY, enqueue
+
+tenant_only(bp)
+PER_PAGE = 20
+
+
+def job_title(record: JobRecord) -> str:
+    spec = REGISTRY.get(record.kind)
+    return spec.title if spec else record.kind
+
+
+@bp.app_context_processor
+def _job_helpers():
+    return {'job_title': job_title}
+
+
+@bp.get('/jobs')
+@require_staff
+def jobs():
+    page = request.args.get('page', 1, type=int)
+    pagination = db.paginate(sa.select(JobRecord).order_by(JobRecord.created_at.desc(), JobRecord.id.desc()),
+                             page=max(page, 1), per_page=PER_PAGE, error_out=False)
+    return render_template('jobs/list.html', pagination=pagination)
+
+
+@bp.get('/jobs/<int:job_id>')
+@require_staff
+def job_detail(job_id):
+    return render_template('jobs/detail.html', record=get_or_404(JobRecord, job_id))
+
+
+@bp.get('/jobs/<int:job_id>/download')
+@require_staff
+def download(job_id):
+    record = get_or_404(JobRecord, job_id)
+    if record.status != JobRecord.DONE or not record.result_file:
+        abort(404)
+    if current_user.role != 'admin' and record.requested_by_id != current_user.id:
+        abort(403)  # staff download what they asked for; admins everything of their tenant
+    path: Path = path_for(record.result_file)
+    if not path.exists():
+        abort(404)
+    return send_file(path, as_attachment=True, download_name=path.name)
+
+
+@bp.post('/jobs/export-users')
+@require_role('admin')
+def start_export_users():
+    try:
+        record = enqueue(export_users, requested_by_id=current_user.id)
+    except DomainError as e:
+        flash(e.message, 'error')
+        return jobs(), e.status_code
+    flash(_('已开始：%(title)s', title=job_title(record)))
+    return redirect(url_for('jobs.job_detail', job_id=record.id))

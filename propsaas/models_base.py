@@ -1,0 +1,43 @@
+"""Small shared pieces of the models: UTC timestamps and a scoped ``get_or_404``."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from flask import abort
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Naive UTC in the database (same on SQLite and PostgreSQL), aware UTC in Python."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+def get_or_404(model, ident: int):
+    """Load one row by id through the scoped session; another tenant's row is a 404 like a missing one.
+
+    Always runs a SELECT (never an identity-map shortcut) so the tenant criteria apply.
+    """
+    try:
+        ident = int(ident)
+    except (TypeError, ValueError):
+        abort(404)
+    obj = db.session.execute(sa.select(model).where(model.id == ident)).scalar_one_or_none()
+    if obj is None:
+        abort(404)
+    return obj

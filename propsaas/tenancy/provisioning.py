@@ -1,0 +1,116 @@
+"""Creating tenants from delivery templates, and suspending/resuming them. Platform code throughout.
+
+Features that keep template sections (fee items, repair categories, inspection plans ...) add a provisioner
+with ``@provisioner``; ``create_tenant`` runs them all in the same transaction, so a project is created
+whole or not at all.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import sqlalchemy as sa
+from flask import current_app
+
+from ..auth import services as auth_services
+from ..auth.models import User
+from ..errors import DomainError
+from ..extensions import db
+from .context import platform_scope, tenant_scope
+from .delivery import DeliveryTemplate, TemplateError, load_template
+from .hosts import slug_problem
+from .models import Organization, Tenant
+
+PROVISIONERS: list[Callable[[Tenant, DeliveryTemplate], None]] = []
+
+
+def provisioner(func):
+    """Register ``func(tenant, template)``, run inside the new tenant's scope when a tenant is created."""
+    PROVISIONERS.append(func)
+    return func
+
+
+@provisioner
+def _settings_from_template(tenant: Tenant, template: DeliveryTemplate) -> None:
+    tenant.timezone = template.settings.get('timezone', tenant.timezone)
+    tenant.locale = template.settings.get('locale', tenant.locale)
+    tenant.settings = {**template.settings, 'duties': [dict(d) for d in template.duties]}
+
+
+@dataclass
+class Provisioned:
+    tenant: Tenant
+    admin: User
+    admin_password: str | None  # set when it was generated, so the operator can pass it on
+
+
+def templates_root() -> Path:
+    return Path(current_app.config['TENANT_TEMPLATES_DIR'])
+
+
+def find_tenant(slug: str) -> Tenant | None:
+    with platform_scope():
+        return db.session.execute(sa.select(Tenant).where(Tenant.slug == slug)).scalar_one_or_none()
+
+
+def generate_password() -> str:
+    # 4 groups of 4 unambiguous characters: easy to read out over the phone, ~80 bits.
+    alphabet = 'abcdefghjkmnpqrstuvwxyz23456789'
+    return '-'.join(''.join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
+
+
+def create_tenant(slug: str, *, name: str, template: str, admin_email: str, admin_password: str | None = None,
+                  org: str | None = None, admin_name: str | None = None) -> Provisioned:
+    """Create a tenant from a delivery template with its first admin, in the caller's transaction.
+
+    Raises DomainError (slug taken or invalid, bad admin) or TemplateError; the caller rolls back.
+    """
+    slug = (slug or '').strip().lower()
+    problem = slug_problem(slug)
+    if problem:
+        raise DomainError(problem)
+    if find_tenant(slug) is not None:
+        raise DomainError(f'a tenant with slug "{slug}" exists already')
+    name = (name or '').strip()
+    if not name or len(name) > 120:
+        raise DomainError('name is required (at most 120 characters)')
+    loaded = load_template(template, templates_root())
+    with platform_scope():
+        organization = None
+        if org:
+            organization = db.session.execute(sa.select(Organization).where(Organization.name == org)).scalar_one_or_none()
+            if organization is None:
+                organization = Organization(name=org)
+                db.session.add(organization)
+        tenant = Tenant(slug=slug, name=name, template=loaded.name, organization=organization, settings={})
+        db.session.add(tenant)
+        db.session.flush()
+    generated = None
+    if admin_password is None:
+        admin_password = generated = generate_password()
+    with tenant_scope(tenant.id):
+        for provision in PROVISIONERS:
+            provision(tenant, loaded)
+        admin, _token = auth_services.invite_user(name=admin_name or '管理员', email=admin_email, role='admin',
+                                                  allowed_duties=set())
+        auth_services.accept_invitation(admin, admin_password)
+        db.session.flush()
+    return Provisioned(tenant, admin, generated)
+
+
+def set_status(slug: str, status: str) -> Tenant:
+    tenant = find_tenant(slug)
+    if tenant is None:
+        raise DomainError(f'no tenant with slug "{slug}"')
+    tenant.status = status
+    return tenant
+
+
+def list_tenants() -> list[Tenant]:
+    with platform_scope():
+        return db.session.execute(sa.select(Tenant).order_by(Tenant.slug)).scalars().all()
+
+
+__all__ = ['TemplateError', 'create_tenant', 'set_status', 'list_tenants', 'provisioner', 'Provisioned']

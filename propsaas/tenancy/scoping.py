@@ -1,0 +1,80 @@
+"""Fail-closed tenant scoping on the ORM session (SQLAlchemy's global-criteria recipe).
+
+- every SELECT, UPDATE and DELETE that touches a ``TenantScoped`` model gets ``tenant_id = :current``;
+- with no tenant set (and not in ``platform_scope()``) such a statement raises ``NoTenantError``;
+- new rows are stamped with the current tenant; a row of another tenant can't be written, its
+  ``tenant_id`` can't change, and it can't be attached to a row of this tenant;
+- rows loaded are checked again, so an identity-map hit can't hand over another tenant's object.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, with_loader_criteria
+from sqlalchemy.orm.interfaces import MANYTOONE
+
+from .context import CrossTenantError, NoTenantError, current_tenant_id, in_platform_scope
+
+
+class TenantScoped:
+    """Mixin for every table a tenant owns: ``tenant_id`` not null, indexed, immutable."""
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[int]:
+        return mapped_column(sa.ForeignKey('tenants.id', ondelete='RESTRICT'), nullable=False, index=True)
+
+
+def _is_scoped(mapper) -> bool:
+    return mapper is not None and issubclass(mapper.class_, TenantScoped)
+
+
+@event.listens_for(Session, 'do_orm_execute')
+def _scope_statement(state) -> None:
+    if not (state.is_select or state.is_update or state.is_delete) or state.is_column_load:
+        return
+    if in_platform_scope():
+        return
+    if not any(_is_scoped(m) for m in state.all_mappers):
+        return
+    tenant_id = current_tenant_id()
+    if tenant_id is None:
+        raise NoTenantError('tenant-scoped data queried with no tenant set; use tenant_scope() or platform_scope()')
+    state.statement = state.statement.options(
+        with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
+    )
+
+
+@event.listens_for(TenantScoped, 'load', propagate=True)
+def _check_loaded(obj, context) -> None:
+    if in_platform_scope():
+        return
+    if obj.tenant_id != current_tenant_id():
+        raise CrossTenantError(f'{type(obj).__name__} of another tenant loaded')
+
+
+@event.listens_for(Session, 'before_flush')
+def _stamp_and_check(session, flush_context, instances) -> None:
+    platform = in_platform_scope()
+    tenant_id = current_tenant_id()
+    for obj in list(session.new) + list(session.dirty):
+        if not isinstance(obj, TenantScoped):
+            continue
+        state = inspect(obj)
+        if obj in session.new and obj.tenant_id is None:
+            if tenant_id is None:
+                raise NoTenantError(f'new {type(obj).__name__} with no tenant set')
+            obj.tenant_id = tenant_id
+        history = state.attrs.tenant_id.history
+        if state.persistent and history.deleted and history.deleted[0] is not None:
+            raise CrossTenantError(f'{type(obj).__name__}.tenant_id is immutable')
+        if not platform and obj.tenant_id != tenant_id:
+            raise CrossTenantError(f'{type(obj).__name__} of another tenant written')
+        for rel in state.mapper.relationships:
+            if rel.direction is not MANYTOONE:
+                continue
+            other = state.attrs[rel.key].loaded_value
+            if isinstance(other, TenantScoped) and other.tenant_id is not None and other.tenant_id != obj.tenant_id:
+                raise CrossTenantError(f'{type(other).__name__} of another tenant attached to {type(obj).__name__}')
+    for obj in session.deleted:
+        if isinstance(obj, TenantScoped) and not platform and obj.tenant_id != tenant_id:
+            raise CrossTenantError(f'{type(obj).__name__} of another tenant deleted')
