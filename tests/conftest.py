@@ -97,6 +97,11 @@ class CsrfClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
 @pytest.fixture(scope='session')
 def password_hash():
     return hash_password(PASSWORD)  # argon2 once per session, not per user

@@ -1,6 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from .passwords import MAX_LENGTH
@@ -30,10 +31,12 @@ class InviteForm(FlaskForm):
     name = StringField(_l('姓名'), validators=[DataRequired(_l('请填写姓名')), Length(max=60)])
     mobile = StringField(_l('手机号'), validators=[Optional(), Length(max=20)])
     email = StringField(_l('邮箱'), validators=[Optional(), Length(max=254)])
-    role = SelectField(_l('角色'), choices=[('staff', _l('员工')), ('admin', _l('管理员')), ('resident', _l('住户'))])
+    role = SelectField(_l('角色'), choices=[SelectChoice('staff', _l('员工')), SelectChoice('admin', _l('管理员')),
+                                              SelectChoice('resident', _l('住户'))])
     duties = SelectMultipleField(_l('岗位'), choices=[], validate_choice=False)
 
 
 class LocaleForm(FlaskForm):
-    locale = SelectField(_l('界面语言'), choices=[('', _l('跟随项目设置')), ('zh_CN', '简体中文'), ('en', 'English')],
+    locale = SelectField(_l('界面语言'), choices=[SelectChoice('', _l('跟随项目设置')), SelectChoice('zh_CN', '简体中文'),
+                                                  SelectChoice('en', 'English')],
                          validate_choice=True)

@@ -2,6 +2,7 @@
 from flask import flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
+from wtforms.fields.choices import SelectChoice
 import sqlalchemy as sa
 
 from ..errors import DomainError
@@ -104,8 +105,8 @@ def account():
 def set_locale():
     form = LocaleForm(prefix='lang')
     if not form.validate_on_submit():
-        flash(_('请选择一种界面语言'), 'error')
-        return redirect(url_for('auth.account')), 303
+        form.locale.errors[:] = [_('请选择一种界面语言')]
+        return render_template('auth/account.html', form=ChangePasswordForm(prefix='pw'), locale_form=form), 422
     current_user.locale = form.locale.data or None
     db.session.commit()
     return redirect(url_for('auth.account'))
@@ -115,7 +116,7 @@ def set_locale():
 
 def _invite_form() -> InviteForm:
     form = InviteForm()
-    form.duties.choices = [(d['code'], d['name']) for d in g.tenant.duties]
+    form.duties.choices = [SelectChoice(d['code'], d['name']) for d in g.tenant.duties]
     return form
 
 
@@ -167,3 +168,20 @@ def reactivate(user_id):
     db.session.commit()
     flash(_('已启用 %(name)s', name=user.name))
     return redirect(url_for('auth.users'))
+
+
+@bp.post('/users/export')
+@require_role('admin')
+def export():
+    """Export the users list to Excel as a background job; the job page shows progress and the file."""
+    from ..jobs.queue import enqueue
+    from ..jobs.views import job_title
+    from .jobs import export_users
+
+    try:
+        record = enqueue(export_users, requested_by_id=current_user.id)
+    except DomainError as e:
+        flash(e.message, 'error')
+        return users(), e.status_code
+    flash(_('已开始：%(title)s', title=job_title(record)))
+    return redirect(url_for('jobs.job_detail', job_id=record.id))

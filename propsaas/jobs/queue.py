@@ -110,6 +110,7 @@ def enqueue(func, *ids, key: str | None = None, requested_by_id: int | None = No
     record.created_at = utcnow()
     db.session.commit()
     _dispatch(record.id, tenant_id)
+    db.session.expire(record)  # an inline run changed it in its own session
     return record
 
 

@@ -2,20 +2,17 @@
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import gettext as _
+from flask import abort, render_template, request, send_file
 from flask_login import current_user
 
-from ..auth.jobs import export_users
-from ..auth.sessions import require_role, require_staff
-from ..errors import DomainError
+from ..auth.sessions import require_staff
 from ..extensions import db
 from ..models_base import get_or_404
 from ..storage import path_for
 from ..tenancy.guards import tenant_only
 from . import bp
 from .models import JobRecord
-from .queue import REGISTRY, enqueue
+from .queue import REGISTRY
 
 tenant_only(bp)
 PER_PAGE = 20
@@ -58,15 +55,3 @@ def download(job_id):
     if not path.exists():
         abort(404)
     return send_file(path, as_attachment=True, download_name=path.name)
-
-
-@bp.post('/jobs/export-users')
-@require_role('admin')
-def start_export_users():
-    try:
-        record = enqueue(export_users, requested_by_id=current_user.id)
-    except DomainError as e:
-        flash(e.message, 'error')
-        return jobs(), e.status_code
-    flash(_('已开始：%(title)s', title=job_title(record)))
-    return redirect(url_for('jobs.job_detail', job_id=record.id))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy import event, inspect
+from sqlalchemy.sql import visitors
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, with_loader_criteria
 from sqlalchemy.orm.interfaces import MANYTOONE
 
@@ -24,8 +25,16 @@ class TenantScoped:
         return mapped_column(sa.ForeignKey('tenants.id', ondelete='RESTRICT'), nullable=False, index=True)
 
 
-def _is_scoped(mapper) -> bool:
-    return mapper is not None and issubclass(mapper.class_, TenantScoped)
+def _scoped_tables() -> set:
+    from ..extensions import db
+
+    return {m.local_table for m in db.Model.registry.mappers if issubclass(m.class_, TenantScoped)}
+
+
+def _touches_scoped_table(statement) -> bool:
+    """Walk the whole statement: ``select(func.count()).select_from(User)`` names no entity, only a table."""
+    scoped = _scoped_tables()
+    return any(isinstance(element, sa.Table) and element in scoped for element in visitors.iterate(statement))
 
 
 @event.listens_for(Session, 'do_orm_execute')
@@ -34,11 +43,12 @@ def _scope_statement(state) -> None:
         return
     if in_platform_scope():
         return
-    if not any(_is_scoped(m) for m in state.all_mappers):
-        return
     tenant_id = current_tenant_id()
     if tenant_id is None:
-        raise NoTenantError('tenant-scoped data queried with no tenant set; use tenant_scope() or platform_scope()')
+        if _touches_scoped_table(state.statement):
+            raise NoTenantError('tenant-scoped data queried with no tenant set; use tenant_scope() or platform_scope()')
+        return
+    # Added to every statement while a tenant is set: it only affects the scoped entities it finds.
     state.statement = state.statement.options(
         with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
     )

@@ -1,0 +1,195 @@
+"""The isolation walk: every URL rule and every API operation, as tenant B's admin, staff and resident, with
+tenant A's object ids. Nothing of A may show, nothing of A may change; A's objects are 404.
+
+The rules come from the URL map and the operations from the OpenAPI document, so a route added tomorrow is
+walked tomorrow. A new URL parameter must be given one of A's values in ``a_values`` below, or the walk fails.
+"""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from propsaas.auth import services as auth_services
+from propsaas.auth.jobs import export_users
+from propsaas.auth.models import User
+from propsaas.jobs.models import JobRecord
+from propsaas.jobs.queue import enqueue
+from tests.conftest import PASSWORD
+
+MARK = 'ALPHA' + uuid.uuid4().hex[:6]
+
+
+@pytest.fixture(scope='module')
+def world(app, tmp_path_factory):
+    """Tenant A full of marked data, tenant B with one user of each role. Built once for the module."""
+    from tests.conftest import CsrfClient, _counter  # noqa: F401  (same factories, module scope)
+    from propsaas.extensions import db
+    from propsaas.tenancy import provisioning
+    from propsaas.tenancy.context import tenant_scope
+
+    def tenant(name):
+        slug = f'iso{next(_counter)}-{uuid.uuid4().hex[:6]}'
+        with app.app_context():
+            done = provisioning.create_tenant(slug, name=name, template='standard-residential',
+                                              admin_email=f'admin@{slug}.cn', admin_password=PASSWORD)
+            db.session.commit()
+            return done.tenant.id, slug
+
+    a_id, a_slug = tenant(f'{MARK}花园')
+    b_id, b_slug = tenant('B花园')
+    world = {'a_slug': a_slug, 'b_slug': b_slug, 'a_id': a_id, 'b_id': b_id}
+    with app.app_context(), tenant_scope(a_id):
+        resident = User(name=f'{MARK}住户', mobile='13811110000', role='resident', email=f'{MARK.lower()}@a.cn',
+                        password_hash=auth_services.hash_password(PASSWORD))
+        staff = User(name=f'{MARK}员工', email=f'staff-{MARK.lower()}@a.cn', role='staff', duties=['technician'])
+        db.session.add_all([resident, staff])
+        _invited, invite_token = auth_services.invite_user(name=f'{MARK}受邀', mobile='13811110001', role='resident',
+                                                           allowed_duties=set())
+        db.session.commit()
+        record = enqueue(export_users)  # inline: a finished job with a file
+        assert record.status == JobRecord.DONE
+        world.update(resident_id=resident.id, staff_id=staff.id, job_id=record.id, invite_token=invite_token)
+    with app.app_context(), tenant_scope(b_id):
+        for role in ('admin', 'staff', 'resident'):
+            user = User(name=f'B{role}', email=f'{role}@b-{b_slug}.cn', role=role,
+                        password_hash=auth_services.hash_password(PASSWORD))
+            db.session.add(user)
+            db.session.flush()
+            world[f'b_{role}'] = user.id
+            world[f'b_{role}_api'], _ = auth_services.issue_api_token(user)
+        db.session.commit()
+    return world
+
+
+def a_values(world) -> dict:
+    """One of tenant A's values for every URL parameter name in the app."""
+    return {
+        'user_id': world['resident_id'],
+        'job_id': world['job_id'],
+        'token': world['invite_token'],
+        'slug': world['a_slug'],
+        'action': 'suspend',
+        'filename': 'css/app.css',
+    }
+
+
+def b_client(app, world, role):
+    """A client logged in as B's user of ``role``, with a session of its own (the walk logs out, too)."""
+    from propsaas.extensions import db
+    from propsaas.tenancy.context import tenant_scope
+
+    with app.app_context(), tenant_scope(world['b_id']):
+        raw = auth_services.start_session(db.session.get(User, world[f'b_{role}']))
+        db.session.commit()
+    client = app.test_client()
+    client.base = f'http://{world["b_slug"]}.localhost'
+    with client.session_transaction(base_url=client.base) as s:
+        s['_user_id'] = f'u:{raw}'
+        s['_host'] = f't{world["b_id"]}'
+    return client
+
+
+def snapshot(app, world):
+    from propsaas.extensions import db
+    from propsaas.tenancy.context import tenant_scope
+
+    with app.app_context(), tenant_scope(world['a_id']):
+        users = db.session.execute(sa.select(User.id, User.name, User.active, User.password_hash, User.locale)
+                                   .order_by(User.id)).all()
+        jobs = db.session.execute(sa.select(JobRecord.id, JobRecord.status, JobRecord.finished_at)).all()
+        return users, jobs
+
+
+def rules(app):
+    # Logout last: it ends B's session, which every other request of the walk rides on.
+    return sorted((r for r in app.url_map.iter_rules() if r.endpoint != 'static'),
+                  key=lambda r: (r.endpoint == 'auth.logout', r.rule))
+
+
+@pytest.mark.parametrize('role', ['admin', 'staff', 'resident'])
+def test_walk_every_url_rule_as_tenant_b(app, world, role):
+    values = a_values(world)
+    before = snapshot(app, world)
+    walked = 0
+    for rule in rules(app):
+        missing = [arg for arg in rule.arguments if arg not in values]
+        assert not missing, f'{rule.rule}: give the isolation walk one of A\'s values for {missing}'
+        path = rule.build({arg: values[arg] for arg in rule.arguments}, append_unknown=False)[1]
+        for method in sorted(rule.methods - {'HEAD', 'OPTIONS'}):
+            client = b_client(app, world, role)
+            response = client.open(path, method=method, data={'name': 'x', 'password': 'Hijack-Attempt-9',
+                                                              'confirm': 'Hijack-Attempt-9'})
+            walked += 1
+            body = response.get_data(as_text=True)
+            assert response.status_code < 500, f'{method} {path}: {response.status_code}'
+            assert MARK not in body, f'{method} {path} as B {role} shows tenant A data'
+            assert MARK.lower() not in body.lower()
+            if path.startswith('/api/') and rule.endpoint != 'api-docs.openapi_json':
+                # The API ignores the session cookie (bearer tokens only): walked with tokens below.
+                assert response.status_code in (401, 404, 405, 415), f'{method} {path}: {response.status_code}'
+            elif rule.arguments & {'user_id', 'job_id', 'token'}:
+                assert response.status_code in (403, 404), f'{method} {path} as B {role}: {response.status_code}'
+                if role == 'admin' and 'token' not in rule.arguments:
+                    assert response.status_code == 404, f'{method} {path}: A\'s object must be 404 for B\'s admin'
+    assert walked > 20
+    assert snapshot(app, world) == before, 'tenant B changed tenant A data'
+
+
+def openapi_operations(app):
+    spec = app.test_client().get('/api/v1/openapi.json', base_url='http://localhost').json
+    for path, item in spec['paths'].items():
+        for method in item:
+            if method in ('get', 'post', 'put', 'patch', 'delete'):
+                yield path, method.upper(), item[method]
+
+
+@pytest.mark.parametrize('role', ['admin', 'staff', 'resident'])
+def test_walk_every_api_operation_as_tenant_b(app, world, role):
+    values = a_values(world)
+    before = snapshot(app, world)
+    client = app.test_client()
+    headers = {'Authorization': f'Bearer {world[f"b_{role}_api"]}'}
+    # Revoking the token last: every other call rides on it.
+    operations = sorted(openapi_operations(app), key=lambda op: (op[0].endswith('/auth/token') and op[1] == 'DELETE',
+                                                                 op[0]))
+    assert len(operations) >= 6
+    for path, method, _op in operations:
+        url = path
+        for name, value in values.items():
+            url = url.replace('{' + name + '}', str(value))
+        assert '{' not in url, f'{path}: give the isolation walk one of A\'s values for its parameter'
+        body = {'login': f'admin@{world["a_slug"]}.cn', 'password': PASSWORD} if method == 'POST' else None
+        response = client.open(url, method=method, json=body, headers=headers,
+                               base_url=f'http://{world["b_slug"]}.localhost')
+        text = response.get_data(as_text=True)
+        assert response.status_code < 500, f'{method} {url}: {response.status_code}'
+        assert MARK not in text and MARK.lower() not in text.lower(), f'{method} {url} shows tenant A data'
+        if '{' in path:
+            assert response.status_code in (403, 404), f'{method} {url} as B {role}: {response.status_code}'
+            if role == 'admin':
+                assert response.status_code == 404
+        if path.endswith('/auth/token') and method == 'POST':
+            assert response.status_code == 401  # A's admin credentials mean nothing on B's host
+    assert snapshot(app, world) == before
+
+
+def test_token_of_tenant_b_is_401_on_tenant_a(app, world):
+    client = app.test_client()
+    b_host = f'http://{world["b_slug"]}.localhost'
+    issued = client.post('/api/v1/auth/token', json={'login': f'admin@b-{world["b_slug"]}.cn', 'password': PASSWORD},
+                         base_url=b_host)
+    assert issued.status_code == 201
+    bearer = {'Authorization': f'Bearer {issued.json["token"]}'}
+    response = client.get('/api/v1/me', headers=bearer, base_url=f'http://{world["a_slug"]}.localhost')
+    assert response.status_code == 401
+    assert response.json['error']['code'] == 'unauthorized'
+    own = client.get('/api/v1/me', headers=bearer, base_url=b_host)
+    assert own.status_code == 200 and own.json['name'] == 'Badmin'
+
+
+def test_a_file_of_tenant_a_is_not_served_to_b(app, world):
+    """The export file of A's job exists on disk; B's admin asking for it by A's job id gets 404."""
+    client = b_client(app, world, 'admin')
+    assert client.get(f'/jobs/{world["job_id"]}/download').status_code == 404
