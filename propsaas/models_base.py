@@ -9,6 +9,10 @@ from flask import abort
 from .extensions import db
 
 
+#: ids are 32-bit integers on PostgreSQL
+MAX_ID = 2**31 - 1
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
@@ -36,6 +40,8 @@ def get_or_404(model, ident: int):
     try:
         ident = int(ident)
     except (TypeError, ValueError):
+        abort(404)
+    if not 0 < ident <= MAX_ID:  # ids past the column's range would make the database raise, not miss
         abort(404)
     obj = db.session.execute(sa.select(model).where(model.id == ident)).scalar_one_or_none()
     if obj is None:
