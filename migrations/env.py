@@ -1,100 +1,68 @@
+"""Alembic environment, run inside the app (flask db ...).
+
+Migrations run as the table owner: MIGRATION_DATABASE_URL when set (PostgreSQL with row-level security, where
+the app's own role must not own the tables), else the app's database URL.
+"""
 import logging
 from logging.config import fileConfig
 
+import sqlalchemy as sa
+from alembic import context
+from alembic.autogenerate import rewriter
+from alembic.operations import ops
 from flask import current_app
 
-from alembic import context
+from propsaas.tenancy import rls
+from propsaas.tenancy.context import platform_scope
+from propsaas.tenancy.rls import EnableTenantRLSOp
 
-# this is the Alembic Config object, which provides
-# access to the values within the .ini file in use.
 config = context.config
-
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
 # Keep the app's loggers alive when migrations run inside it (tests, scripts).
 fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
+target_db = current_app.extensions['migrate'].db
 
 
 def get_engine():
-    return current_app.extensions['migrate'].db.engine
+    url = current_app.config.get('MIGRATION_DATABASE_URL')
+    return sa.create_engine(url, poolclass=sa.pool.NullPool) if url else target_db.engine
 
 
-def get_engine_url():
-    return get_engine().url.render_as_string(hide_password=False).replace('%', '%%')
+config.set_main_option('sqlalchemy.url', get_engine().url.render_as_string(hide_password=False).replace('%', '%%'))
+
+# Every new table with tenant_id gets its row-level security in the same migration, without anyone remembering.
+add_rls = rewriter.Rewriter()
 
 
-# add your model's MetaData object here
-# for 'autogenerate' support
-# from myapp import mymodel
-# target_metadata = mymodel.Base.metadata
-config.set_main_option('sqlalchemy.url', get_engine_url())
-target_db = current_app.extensions['migrate'].db
-
-# other values from the config, defined by the needs of env.py,
-# can be acquired:
-# my_important_option = config.get_main_option("my_important_option")
-# ... etc.
+@add_rls.rewrites(ops.CreateTableOp)
+def _create_table_with_rls(context, revision, op):
+    if any(getattr(column, 'name', None) == 'tenant_id' for column in op.columns):
+        return [op, EnableTenantRLSOp(op.table_name)]
+    return op
 
 
-def get_metadata():
-    if hasattr(target_db, 'metadatas'):
-        return target_db.metadatas[None]
-    return target_db.metadata
+def process_revision_directives(context, revision, directives):
+    add_rls(context, revision, directives)
+    if getattr(config.cmd_opts, 'autogenerate', False) and directives[0].upgrade_ops.is_empty():
+        directives[:] = []
+        logger.info('No changes in schema detected.')
 
 
 def run_migrations_offline():
-    """Run migrations in 'offline' mode.
-
-    This configures the context with just a URL
-    and not an Engine, though an Engine is acceptable
-    here as well.  By skipping the Engine creation
-    we don't even need a DBAPI to be available.
-
-    Calls to context.execute() here emit the given string to the
-    script output.
-
-    """
-    url = config.get_main_option("sqlalchemy.url")
-    context.configure(
-        url=url, target_metadata=get_metadata(), literal_binds=True
-    )
-
+    context.configure(url=config.get_main_option('sqlalchemy.url'), target_metadata=target_db.metadata,
+                      literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
 
 
 def run_migrations_online():
-    """Run migrations in 'online' mode.
-
-    In this scenario we need to create an Engine
-    and associate a connection with the context.
-
-    """
-
-    # this callback is used to prevent an auto-migration from being generated
-    # when there are no changes to the schema
-    # reference: http://alembic.zzzcomputing.com/en/latest/cookbook.html
-    def process_revision_directives(context, revision, directives):
-        if getattr(config.cmd_opts, 'autogenerate', False):
-            script = directives[0]
-            if script.upgrade_ops.is_empty():
-                directives[:] = []
-                logger.info('No changes in schema detected.')
-
-    conf_args = current_app.extensions['migrate'].configure_args
-    if conf_args.get("process_revision_directives") is None:
-        conf_args["process_revision_directives"] = process_revision_directives
-
-    connectable = get_engine()
-
-    with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
-
+    conf_args = dict(current_app.extensions['migrate'].configure_args)
+    conf_args.setdefault('process_revision_directives', process_revision_directives)
+    engine = get_engine()
+    rls.install(engine)
+    # Migrations are platform work: a data migration sees every tenant's rows, explicitly.
+    with platform_scope(), engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
         with context.begin_transaction():
             context.run_migrations()
 

@@ -26,6 +26,10 @@ def init_extensions(app: Flask) -> None:
     from .errorpages import init_error_handlers
 
     db.init_app(app)
+    with app.app_context():  # engines exist now (no connection yet): give them the RLS settings hook
+        from .tenancy import rls
+
+        rls.install(db.engine)
     migrate.init_app(app, db, directory=str(ROOT / 'migrations'), render_as_batch=True, compare_type=True,
                      render_item=render_migration_type)
     csrf.init_app(app)

@@ -49,7 +49,7 @@ def create_tenant_cmd(slug, name, template, admin_email, admin_password, org):
         _fail(e.message)
     click.echo(f'created tenant {done.tenant.slug} ({done.tenant.name}) from {template}')
     click.echo(f'url:      {tenant_url(done.tenant.slug)}')
-    click.echo(f'admin:    {done.admin.email}')
+    click.echo(f'admin:    {done.admin_login}')
     if done.admin_password:
         click.echo(f'password: {done.admin_password}   (generated; pass it on safely, it is not shown again)')
 

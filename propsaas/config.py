@@ -36,7 +36,10 @@ def _secret_key(instance: Path) -> str:
 
 
 def _database_url(instance: Path) -> str:
-    url = os.environ.get('DATABASE_URL') or f'sqlite:///{instance / "propsaas.db"}'
+    return _normalize_url(os.environ.get('DATABASE_URL') or f'sqlite:///{instance / "propsaas.db"}')
+
+
+def _normalize_url(url: str) -> str:
     # Heroku-style URLs name the old driver; we ship psycopg 3.
     if url.startswith('postgres://'):
         url = 'postgresql+psycopg://' + url[len('postgres://'):]
@@ -53,6 +56,9 @@ def load_config() -> dict:
         'SECRET_KEY': _secret_key(instance),
         'SQLALCHEMY_DATABASE_URI': _database_url(instance),
         'SQLALCHEMY_ENGINE_OPTIONS': {'pool_pre_ping': True},
+        # The table owner, for migrations, where the app's role must not own the tables (PostgreSQL + RLS).
+        'MIGRATION_DATABASE_URL': _normalize_url(os.environ['MIGRATION_DATABASE_URL'])
+        if os.environ.get('MIGRATION_DATABASE_URL') else None,
         'REDIS_URL': redis_url,
         'BASE_DOMAIN': os.environ.get('PROPSAAS_BASE_DOMAIN', 'localhost').lower().strip('.'),
         'FILES_DIR': os.environ.get('PROPSAAS_FILES_DIR', str(instance / 'files')),

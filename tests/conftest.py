@@ -22,7 +22,7 @@ from propsaas.auth import services as auth_services
 from propsaas.auth.models import User
 from propsaas.auth.passwords import hash_password
 from propsaas.extensions import db
-from propsaas.tenancy import provisioning
+from propsaas.tenancy import provisioning, rls
 from propsaas.tenancy.context import tenant_scope
 
 PASSWORD = 'Correct-Horse-42'
@@ -34,18 +34,32 @@ def _worker() -> str:
     return os.environ.get('PYTEST_XDIST_WORKER', 'gw0')
 
 
-def _database_url(tmp_root) -> str:
+OWNER_ROLE, APP_ROLE = 'propsaas_owner', 'propsaas_app'
+
+
+def _database_urls(tmp_root) -> tuple[str, str | None]:
+    """(the app's URL, the migration owner's URL or None)."""
     url = os.environ.get('TEST_DATABASE_URL')
     if not url:
-        return f'sqlite:///{tmp_root / f"test-{_worker()}.db"}'
-    # One database per xdist worker on the PostgreSQL server named by TEST_DATABASE_URL.
+        return f'sqlite:///{tmp_root / f"test-{_worker()}.db"}', None
+    # One database per xdist worker on the server TEST_DATABASE_URL names (as a superuser), owned by the owner
+    # role; the app connects as the app role, which owns nothing and can't bypass row-level security.
     admin = sa.create_engine(url.replace('postgresql://', 'postgresql+psycopg://', 1), isolation_level='AUTOCOMMIT')
     name = f'propsaas_test_{_worker()}'
     with admin.connect() as conn:
+        for statement in rls.roles_sql(OWNER_ROLE, APP_ROLE):
+            conn.execute(sa.text(statement))
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE {name}'))
+        conn.execute(sa.text(f'CREATE DATABASE {name} OWNER {OWNER_ROLE}'))
     admin.dispose()
-    return admin.url.set(database=name).render_as_string(hide_password=False)
+    in_db = sa.create_engine(admin.url.set(database=name), isolation_level='AUTOCOMMIT')
+    with in_db.connect() as conn:
+        for statement in rls.database_grants_sql(OWNER_ROLE, APP_ROLE):
+            conn.execute(sa.text(statement))
+    in_db.dispose()
+    base = admin.url.set(database=name, password=None)
+    return (base.set(username=APP_ROLE).render_as_string(hide_password=False),
+            base.set(username=OWNER_ROLE).render_as_string(hide_password=False))
 
 
 def pytest_report_header(config):
@@ -57,9 +71,11 @@ def pytest_report_header(config):
 def app(tmp_path_factory):
     tmp_root = tmp_path_factory.mktemp('propsaas')
     os.environ['PROPSAAS_INSTANCE_DIR'] = str(tmp_root / 'instance')
+    app_url, owner_url = _database_urls(tmp_root)
     app = create_app({
         'TESTING': True,
-        'SQLALCHEMY_DATABASE_URI': _database_url(tmp_root),
+        'SQLALCHEMY_DATABASE_URI': app_url,
+        'MIGRATION_DATABASE_URL': owner_url,
         'FILES_DIR': str(tmp_root / 'files'),
         'REDIS_URL': None,
         'RATELIMIT_STORAGE_URI': 'memory://',

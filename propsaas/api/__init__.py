@@ -19,22 +19,32 @@ class Api(_Api):
         """The app's own handler (errorpages) answers every error, in the shape ErrorSchema documents."""
 
 
-api = Api()
-
-
 def _require_json_body():
     if request.method in ('POST', 'PUT', 'PATCH') and (request.content_length or request.data) and not request.is_json:
         abort(415)
 
 
-def init_api(app) -> None:
+def _resources():
     from . import auth, jobs, me, users
 
-    api.init_app(app, spec_kwargs={'info': {'description': 'PropSaaS tenant API. Authenticate with '
-                                            '`POST /api/v1/auth/token`, then send `Authorization: Bearer <token>`.'}})
-    api.spec.components.security_scheme('bearerAuth', {'type': 'http', 'scheme': 'bearer'})
-    for module in (auth, me, jobs, users):
+    return (auth, me, jobs, users)
+
+
+def _set_up_blueprints() -> None:
+    """Once per process: blueprints are module-level, apps (tests, workers) may be several."""
+    for module in _resources():
         tenant_only(module.blp)
         module.blp.before_request(_require_json_body)
+
+
+def init_api(app) -> Api:
+    api = Api(app, spec_kwargs={'info': {'description': 'PropSaaS tenant API. Authenticate with '
+                                         '`POST /api/v1/auth/token`, then send `Authorization: Bearer <token>`.'}})
+    api.spec.components.security_scheme('bearerAuth', {'type': 'http', 'scheme': 'bearer'})
+    for module in _resources():
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix='/api/v1' + module.PREFIX)
+    return api
+
+
+_set_up_blueprints()

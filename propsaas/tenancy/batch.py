@@ -50,7 +50,7 @@ def _provision_row(line: int, row: dict) -> RowResult:
     except DomainError as e:
         db.session.rollback()
         return RowResult(line, slug, 'failed', e.message)
-    detail = f'{provisioning_url(slug)} admin {done.admin.email}'
+    detail = f'{provisioning_url(slug)} admin {done.admin_login}'
     if done.admin_password:
         detail += f' password {done.admin_password}'
     return RowResult(line, slug, 'created', detail)

@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ..auth import services as auth_services
-from ..auth.models import User
 from ..errors import DomainError
 from ..extensions import db
 from .context import platform_scope, tenant_scope
@@ -42,7 +41,7 @@ def _settings_from_template(tenant: Tenant, template: DeliveryTemplate) -> None:
 @dataclass
 class Provisioned:
     tenant: Tenant
-    admin: User
+    admin_login: str
     admin_password: str | None  # set when it was generated, so the operator can pass it on
 
 
@@ -97,7 +96,8 @@ def create_tenant(slug: str, *, name: str, template: str, admin_email: str, admi
                                                   allowed_duties=set())
         auth_services.accept_invitation(admin, admin_password)
         db.session.flush()
-    return Provisioned(tenant, admin, generated)
+        admin_login = admin.email
+    return Provisioned(tenant, admin_login, generated)
 
 
 def set_status(slug: str, status: str) -> Tenant:
