@@ -8,13 +8,10 @@ from logging.config import fileConfig
 
 import sqlalchemy as sa
 from alembic import context
-from alembic.autogenerate import rewriter
-from alembic.operations import ops
 from flask import current_app
 
 from propsaas.tenancy import rls
 from propsaas.tenancy.context import platform_scope
-from propsaas.tenancy.rls import EnableTenantRLSOp
 
 config = context.config
 # Keep the app's loggers alive when migrations run inside it (tests, scripts).
@@ -30,19 +27,9 @@ def get_engine():
 
 config.set_main_option('sqlalchemy.url', get_engine().url.render_as_string(hide_password=False).replace('%', '%%'))
 
-# Every new table with tenant_id gets its row-level security in the same migration, without anyone remembering.
-add_rls = rewriter.Rewriter()
-
-
-@add_rls.rewrites(ops.CreateTableOp)
-def _create_table_with_rls(context, revision, op):
-    if any(getattr(column, 'name', None) == 'tenant_id' for column in op.columns):
-        return [op, EnableTenantRLSOp(op.table_name)]
-    return op
-
-
 def process_revision_directives(context, revision, directives):
-    add_rls(context, revision, directives)
+    # Every new table with tenant_id gets its row-level security in the same migration, without anyone remembering.
+    rls.add_rls_to_new_tenant_tables(context, revision, directives)
     if getattr(config.cmd_opts, 'autogenerate', False) and directives[0].upgrade_ops.is_empty():
         directives[:] = []
         logger.info('No changes in schema detected.')

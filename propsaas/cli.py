@@ -139,13 +139,17 @@ def create_operator_cmd(email, name, password):
 @jobs_cli.command('send-pending')
 def send_pending_cmd():
     """Send every queued job record of every tenant to the queue again (after a Redis outage)."""
+    click.echo(f'{_send_pending_everywhere()} job(s) sent to the queue')
+
+
+def _send_pending_everywhere() -> int:
     from .jobs.queue import send_pending
 
     total = 0
     for tenant in provisioning.list_tenants():
         with tenant_scope(tenant.id):
             total += send_pending()
-    click.echo(f'{total} job(s) sent to the queue')
+    return total
 
 
 @click.command('worker')
@@ -154,10 +158,17 @@ def worker_cmd(burst):
     """Run an RQ worker for this app's jobs (needs REDIS_URL)."""
     from .jobs.worker import make_worker
 
+    from .jobs.queue import recover_stalled_jobs
+
     try:
         worker = make_worker()
     except RuntimeError as e:
         _fail(str(e))
+    # Jobs left RUNNING by a worker that died, and records queued while Redis was away, go first.
+    recovered = recover_stalled_jobs()
+    sent = _send_pending_everywhere()
+    if recovered or sent:
+        click.echo(f'recovered {recovered} interrupted job(s), sent {sent} pending job(s)')
     worker.work(burst=burst, with_scheduler=False)
 
 

@@ -83,6 +83,11 @@ def load_config() -> dict:
         'LOGIN_LIMIT_PER_CLIENT': os.environ.get('PROPSAAS_LOGIN_LIMIT_PER_CLIENT', '30 per 5 minutes'),
         'API_TOKEN_DAYS': int(os.environ.get('PROPSAAS_API_TOKEN_DAYS', '30')),
         'JOB_QUEUE': os.environ.get('PROPSAAS_JOB_QUEUE', 'propsaas'),
+        'JOB_TIMEOUT': int(os.environ.get('PROPSAAS_JOB_TIMEOUT', '600')),
+        # A running job writes a heartbeat this often; one silent for JOB_STALE_SECONDS was interrupted.
+        'JOB_HEARTBEAT_SECONDS': float(os.environ.get('PROPSAAS_JOB_HEARTBEAT_SECONDS', '10')),
+        'JOB_STALE_SECONDS': float(os.environ.get('PROPSAAS_JOB_STALE_SECONDS', '60')),
+        'JOB_MAX_ATTEMPTS': int(os.environ.get('PROPSAAS_JOB_MAX_ATTEMPTS', '3')),
         # flask-smorest / OpenAPI
         'API_TITLE': 'PropSaaS API',
         'API_VERSION': 'v1',

@@ -39,6 +39,8 @@ class JobRecord(TenantScoped, db.Model):
     requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey('users.id', ondelete='SET NULL'))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: refreshed while the job runs; a running job whose heartbeat stops was interrupted (worker killed)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     requested_by: Mapped[User | None] = relationship()

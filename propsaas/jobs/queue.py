@@ -12,7 +12,9 @@ hears of it, so nothing is lost when Redis is down, and a record whose queue ent
 from __future__ import annotations
 
 import logging
+import threading
 from contextvars import ContextVar
+from datetime import timedelta
 from dataclasses import dataclass
 from typing import Callable
 
@@ -27,7 +29,7 @@ from sqlalchemy.orm import Session
 from ..errors import DomainError
 from ..extensions import db
 from ..models_base import utcnow
-from ..tenancy.context import NoTenantError, current_tenant_id, tenant_scope
+from ..tenancy.context import NoTenantError, current_tenant_id, platform_scope, tenant_scope
 from .models import JobRecord
 
 log = logging.getLogger(__name__)
@@ -132,7 +134,7 @@ def _dispatch(record_id: int, tenant_id: int) -> None:
         run_job(record_id, tenant_id)
         return
     try:
-        rq_queue(connection).enqueue(run_job, record_id, tenant_id, job_timeout=current_app.config.get('JOB_TIMEOUT', 600))
+        rq_queue(connection).enqueue(run_job, record_id, tenant_id, job_timeout=current_app.config['JOB_TIMEOUT'])
     except RedisError as exc:
         log.warning('queue unavailable, job record %s stays queued: %s', record_id, exc)
         raise QueueUnavailable() from exc
@@ -155,13 +157,20 @@ def run_job(record_id: int, tenant_id: int) -> None:
         raise NoTenantError('job without a tenant refused')
     app = current_app._get_current_object()
     with app.app_context(), tenant_scope(tenant_id):
-        record = db.session.execute(sa.select(JobRecord).where(JobRecord.id == record_id)).scalar_one_or_none()
-        if record is None or record.status == JobRecord.DONE:
-            return  # unknown to this tenant, or a duplicate delivery of a finished job
-        spec = REGISTRY.get(record.kind)
-        record.status, record.started_at, record.attempts = JobRecord.RUNNING, utcnow(), record.attempts + 1
+        # Claim the record atomically: a duplicate delivery, a second worker or another tenant's id finds
+        # nothing QUEUED to claim and leaves.
+        now = utcnow()
+        claimed = db.session.execute(
+            sa.update(JobRecord).where(JobRecord.id == record_id, JobRecord.status == JobRecord.QUEUED)
+            .values(status=JobRecord.RUNNING, started_at=now, heartbeat_at=now, attempts=JobRecord.attempts + 1)
+        ).rowcount
         db.session.commit()
+        if claimed != 1:
+            return
+        record = db.session.execute(sa.select(JobRecord).where(JobRecord.id == record_id)).scalar_one()
+        spec = REGISTRY.get(record.kind)
         token = _running_record.set(record.id)
+        heartbeat = _Heartbeat(record_id, tenant_id, current_app.config['JOB_HEARTBEAT_SECONDS'])
         try:
             if spec is None:
                 raise DomainError(f'未知的任务类型 {record.kind}')
@@ -174,6 +183,7 @@ def run_job(record_id: int, tenant_id: int) -> None:
         else:
             _finish(record_id, JobRecord.DONE, outcome=outcome)
         finally:
+            heartbeat.stop()
             _running_record.reset(token)
 
 
@@ -186,6 +196,67 @@ def _finish(record_id: int, status: str, *, outcome=None, error: str | None = No
             record.result_file = outcome.pop('file', record.result_file)
             record.result = outcome
     db.session.commit()
+
+
+class _Heartbeat(threading.Thread):
+    """Refreshes a running record's ``heartbeat_at`` from a side thread with its own short transactions."""
+
+    def __init__(self, record_id: int, tenant_id: int, every: float):
+        super().__init__(daemon=True, name=f'job-heartbeat-{record_id}')
+        self.record_id, self.tenant_id, self.every = record_id, tenant_id, every
+        self.engine = db.engine
+        self._stopped = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self.every):
+            try:
+                with tenant_scope(self.tenant_id), Session(self.engine) as session:
+                    session.execute(sa.update(JobRecord).where(JobRecord.id == self.record_id,
+                                                               JobRecord.status == JobRecord.RUNNING)
+                                    .values(heartbeat_at=utcnow()))
+                    session.commit()
+            except sa.exc.SQLAlchemyError as exc:  # a busy database delays a heartbeat; the next one follows
+                log.warning('heartbeat of job %s skipped: %s', self.record_id, exc)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join(timeout=5)
+
+
+def interrupted(record_id: int, tenant_id: int, reason: str) -> None:
+    """A running job lost its process: run it again, or after JOB_MAX_ATTEMPTS mark it failed with the reason.
+
+    Safe to call more than once: only a record still RUNNING is touched.
+    """
+    app = current_app._get_current_object()
+    with app.app_context(), tenant_scope(tenant_id):
+        record = db.session.execute(sa.select(JobRecord).where(JobRecord.id == record_id)).scalar_one_or_none()
+        if record is None or record.status != JobRecord.RUNNING:
+            return
+        if record.attempts >= app.config['JOB_MAX_ATTEMPTS']:
+            record.status, record.finished_at = JobRecord.FAILED, utcnow()
+            record.error = f'{reason}；已尝试 {record.attempts} 次，不再自动重试，请稍后重新提交'
+            db.session.commit()
+            return
+        record.status, record.error = JobRecord.QUEUED, f'{reason}，已自动重新排队'
+        db.session.commit()
+        try:
+            _dispatch(record_id, tenant_id)
+        except QueueUnavailable:
+            pass  # stays queued; send_pending picks it up when the queue is back
+
+
+def recover_stalled_jobs() -> int:
+    """Every tenant's RUNNING records whose heartbeat stopped: their worker died. Returns how many."""
+    cutoff = utcnow() - timedelta(seconds=current_app.config['JOB_STALE_SECONDS'])
+    with platform_scope():
+        stalled = db.session.execute(sa.select(JobRecord.id, JobRecord.tenant_id).where(
+            JobRecord.status == JobRecord.RUNNING, JobRecord.heartbeat_at < cutoff)).all()
+        db.session.rollback()
+    for record_id, tenant_id in stalled:
+        interrupted(record_id, tenant_id, '任务执行进程意外中断')
+    return len(stalled)
 
 
 def report_progress(percent: int) -> None:

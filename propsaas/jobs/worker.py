@@ -4,21 +4,40 @@ from __future__ import annotations
 from rq import Worker
 from rq.serializers import JSONSerializer
 
+from flask import current_app
+
 from ..extensions import db
-from .queue import redis_connection, rq_queue
+from .queue import interrupted, recover_stalled_jobs, redis_connection, rq_queue, run_job
 
 
 class PropsaasWorker(Worker):
     """Forks a work horse per job, like RQ's default; the horse drops the parent's pooled DB connections
-    (sharing a socket between processes corrupts it) and opens its own."""
+    (sharing a socket between processes corrupts it) and opens its own.
+
+    Faults: a horse killed mid-job (OOM, SIGKILL) is reported by RQ to ``_horse_killed``; a whole worker killed
+    leaves a RUNNING record whose heartbeat stops, which any worker's maintenance (and every worker start)
+    recovers. Either way the job runs again or ends FAILED with its reason: never RUNNING forever.
+    """
 
     def main_work_horse(self, job, queue):
         db.engine.dispose(close=False)
         return super().main_work_horse(job, queue)
+
+    def run_maintenance_tasks(self):
+        super().run_maintenance_tasks()
+        recover_stalled_jobs()
+
+
+def _horse_killed(job, retpid, ret_val, rusage) -> None:
+    if job.func_name == f'{run_job.__module__}.{run_job.__qualname__}' and len(job.args) == 2:
+        record_id, tenant_id = job.args
+        interrupted(record_id, tenant_id, '任务执行进程意外退出')
 
 
 def make_worker() -> PropsaasWorker:
     connection = redis_connection()
     if connection is None:
         raise RuntimeError('REDIS_URL is not set: without Redis, jobs run inline and no worker is needed')
-    return PropsaasWorker([rq_queue(connection)], connection=connection, serializer=JSONSerializer)
+    return PropsaasWorker([rq_queue(connection)], connection=connection, serializer=JSONSerializer,
+                          work_horse_killed_handler=_horse_killed,
+                          maintenance_interval=max(10, int(current_app.config['JOB_STALE_SECONDS'])))

@@ -16,8 +16,8 @@ ORM wall stands alone.
 """
 from __future__ import annotations
 
-from alembic.autogenerate import renderers
-from alembic.operations import MigrateOperation, Operations
+from alembic.autogenerate import renderers, rewriter
+from alembic.operations import MigrateOperation, Operations, ops
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -99,6 +99,17 @@ def _render_enable(autogen_context, op) -> str:
 @renderers.dispatch_for(DisableTenantRLSOp)
 def _render_disable(autogen_context, op) -> str:
     return f'op.disable_tenant_rls({op.table_name!r})'
+
+
+add_rls_to_new_tenant_tables = rewriter.Rewriter()
+
+
+@add_rls_to_new_tenant_tables.rewrites(ops.CreateTableOp)
+def _create_table_with_rls(context, revision, op):
+    """Autogenerate: a new table with a tenant_id column is followed by ``op.enable_tenant_rls(...)``."""
+    if any(getattr(column, 'name', None) == 'tenant_id' for column in op.columns):
+        return [op, EnableTenantRLSOp(op.table_name)]
+    return op
 
 
 # --- per-transaction settings -----------------------------------------------------------------------------------
