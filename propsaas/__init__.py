@@ -1,7 +1,7 @@
 """PropSaaS: one Flask app serving many small property projects, each a tenant on its own subdomain."""
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from flask_login import current_user
 
 from .config import ROOT, load_config
@@ -49,6 +49,8 @@ def render_migration_type(type_, obj, autogen_context):
 
 
 def select_locale() -> str:
+    if not has_request_context():  # CLI and jobs: the default language
+        return 'zh_CN'
     user_locale = getattr(current_user, 'locale', None) if current_user else None
     if user_locale:
         return user_locale

@@ -35,7 +35,7 @@ def wants_json() -> bool:
 
 def json_error(status: int, message: str | None = None, *, code: str | None = None, fields: dict | None = None,
                headers: dict | None = None):
-    body = {'error': {'code': code or CODES.get(status, 'error'), 'message': message or default_message(status),
+    body = {'error': {'code': code or CODES.get(status, 'error'), 'message': str(message or default_message(status)),
                       'fields': fields or {}}}
     return body, status, headers or {}
 
@@ -56,7 +56,8 @@ def handle_http_exception(error: HTTPException):
 
 def handle_domain_error(error: DomainError):
     if wants_json():
-        return json_error(error.status_code, error.message, fields={error.field: [error.message]} if error.field else {})
+        message = str(error.message)  # lazy strings render in the request's language here
+        return json_error(error.status_code, message, fields={error.field: [message]} if error.field else {})
     return render_template('errors/error.html', status=error.status_code, message=error.message), error.status_code
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
 
 from ..documents.spreadsheets import safe_cell
@@ -15,7 +16,7 @@ from .models import User, mask_mobile
 ROLE_NAMES = {'admin': '管理员', 'staff': '员工', 'resident': '住户'}
 
 
-@job('导出用户名单')
+@job(_l('导出用户名单'))
 def export_users() -> dict:
     """Write the tenant's users to an .xlsx (mobiles masked, as personal information on paper must be).
 

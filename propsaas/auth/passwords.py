@@ -5,6 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from argon2 import PasswordHasher
+from flask_babel import lazy_gettext as _l
 from argon2.exceptions import InvalidHashError, VerificationError
 
 MIN_LENGTH = 8
@@ -41,15 +42,15 @@ def _is_run(password: str) -> bool:
     return len(steps) == 1 and steps <= {1, -1}
 
 
-def password_problem(password: str, *, login_names: tuple[str, ...] = ()) -> str | None:
-    """Why this password is refused (a sentence in Chinese for the UI), or None when it is acceptable."""
+def password_problem(password: str, *, login_names: tuple[str, ...] = ()):
+    """Why this password is refused (a lazy sentence in the user's language), or None when it is acceptable."""
     if len(password) < MIN_LENGTH:
-        return f'密码至少需要 {MIN_LENGTH} 个字符'
+        return _l('密码至少需要 %(n)s 个字符', n=MIN_LENGTH)
     if len(password) > MAX_LENGTH:
-        return f'密码不能超过 {MAX_LENGTH} 个字符'
+        return _l('密码不能超过 %(n)s 个字符', n=MAX_LENGTH)
     lowered = password.lower()
     if lowered in _common_passwords() or _is_run(password):
-        return '这个密码太常见，容易被猜到，请换一个'
+        return _l('这个密码太常见，容易被猜到，请换一个')
     if any(name and name.lower() in lowered for name in login_names):
-        return '密码不能包含登录用的手机号或邮箱'
+        return _l('密码不能包含登录用的手机号或邮箱')
     return None

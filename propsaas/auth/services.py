@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from ..errors import DomainError
 from ..extensions import db
@@ -121,7 +122,7 @@ def _check_duties(role: str, duties: list[str], allowed: set[str]) -> list[str]:
         return []
     unknown = [d for d in duties if d not in allowed]
     if unknown:
-        raise DomainError(f'未知的岗位：{"、".join(unknown)}', field='duties')
+        raise DomainError(_l('未知的岗位：%(duties)s', duties='、'.join(unknown)), field='duties')
     return sorted(set(duties))
 
 
@@ -134,20 +135,21 @@ def invite_user(*, name: str, email: str = '', mobile: str = '', role: str, duti
     """
     name = (name or '').strip()
     if not name or len(name) > 60:
-        raise DomainError('请填写姓名（不超过 60 个字）', field='name')
+        raise DomainError(_l('请填写姓名（不超过 60 个字）'), field='name')
     if role not in ROLES:
-        raise DomainError('未知的角色', field='role')
+        raise DomainError(_l('未知的角色'), field='role')
     norm_email = normalize_email(email) if email else None
     norm_mobile = normalize_mobile(mobile) if mobile else None
     if email and not norm_email:
-        raise DomainError('邮箱格式不正确', field='email')
+        raise DomainError(_l('邮箱格式不正确'), field='email')
     if mobile and not norm_mobile:
-        raise DomainError('请填写 11 位中国大陆手机号', field='mobile')
+        raise DomainError(_l('请填写 11 位中国大陆手机号'), field='mobile')
     if not norm_email and not norm_mobile:
-        raise DomainError('手机号和邮箱至少填写一个，用于登录', field='mobile')
-    for field, value, label in (('email', norm_email, '邮箱'), ('mobile', norm_mobile, '手机号')):
+        raise DomainError(_l('手机号和邮箱至少填写一个，用于登录'), field='mobile')
+    taken = {'email': _l('这个邮箱已经有账号了'), 'mobile': _l('这个手机号已经有账号了')}
+    for field, value in (('email', norm_email), ('mobile', norm_mobile)):
         if value and db.session.execute(sa.select(User.id).where(getattr(User, field) == value)).first():
-            raise DomainError(f'这个{label}已经有账号了', field=field)
+            raise DomainError(taken[field], field=field)
     raw = new_token()
     user = User(name=name, email=norm_email, mobile=norm_mobile, role=role,
                 duties=_check_duties(role, duties or [], allowed_duties),
@@ -185,7 +187,7 @@ def set_password(user: User, password: str) -> None:
 def change_password(user: User, current: str, new: str) -> None:
     """Check the current password, set the new one, and log out every other session and token."""
     if not verify_password(user.password_hash, current):
-        raise DomainError('当前密码不正确', field='current_password')
+        raise DomainError(_l('当前密码不正确'), field='current_password')
     set_password(user, new)
     keep = user.session_token
     revoke_all_tokens(user)
@@ -196,13 +198,13 @@ def change_password(user: User, current: str, new: str) -> None:
 
 def deactivate_user(user: User, *, by: User) -> None:
     if user.id == by.id:
-        raise DomainError('不能停用自己的账号')
+        raise DomainError(_l('不能停用自己的账号'))
     if user.role == 'admin':
         admins = db.session.execute(
             sa.select(sa.func.count(User.id)).where(User.role == 'admin', User.active.is_(True))
         ).scalar_one()
         if admins <= 1:
-            raise DomainError('至少要保留一名启用的管理员')
+            raise DomainError(_l('至少要保留一名启用的管理员'))
     user.active = False
     revoke_all_tokens(user)
 

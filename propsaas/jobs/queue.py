@@ -20,6 +20,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
@@ -51,7 +52,7 @@ class QueueUnavailable(DomainError):
     status_code = 503
 
     def __init__(self):
-        super().__init__('后台处理暂时不可用，任务已记录，服务恢复后会自动执行')
+        super().__init__(_l('后台处理暂时不可用，任务已记录，服务恢复后会自动执行'))
 
 
 def job(title: str, *, platform: bool = False):
@@ -173,12 +174,12 @@ def run_job(record_id: int, tenant_id: int) -> None:
         heartbeat = _Heartbeat(record_id, tenant_id, current_app.config['JOB_HEARTBEAT_SECONDS'])
         try:
             if spec is None:
-                raise DomainError(f'未知的任务类型 {record.kind}')
+                raise DomainError(_l('未知的任务类型 %(kind)s', kind=record.kind))
             outcome = spec.func(*record.args)
         except Exception as exc:  # the record keeps the reason for staff; the worker moves on
             db.session.rollback()
             log.exception('job %s (%s) failed', record_id, record.kind)
-            _finish(record_id, JobRecord.FAILED, error=exc.message if isinstance(exc, DomainError) else
+            _finish(record_id, JobRecord.FAILED, error=str(exc.message) if isinstance(exc, DomainError) else
                     f'{type(exc).__name__}: {exc}'[:2000])
         else:
             _finish(record_id, JobRecord.DONE, outcome=outcome)
