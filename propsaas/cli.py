@@ -156,9 +156,8 @@ def _send_pending_everywhere() -> int:
 @click.option('--burst', is_flag=True, help='Run the queued jobs, then exit.')
 def worker_cmd(burst):
     """Run an RQ worker for this app's jobs (needs REDIS_URL)."""
-    from .jobs.worker import make_worker
-
     from .jobs.queue import recover_stalled_jobs
+    from .jobs.worker import make_worker
 
     try:
         worker = make_worker()

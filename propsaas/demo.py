@@ -1,9 +1,11 @@
 """``flask --app wsgi demo setup``: the demo tenant that ./scripts/demo serves, with three logins."""
 from __future__ import annotations
 
+import os
+
 import click
-from flask import current_app
 import sqlalchemy as sa
+from flask import current_app
 from flask.cli import AppGroup
 
 from .auth import services as auth_services
@@ -45,6 +47,6 @@ def setup_cmd():
             user.active = True
         db.session.commit()
     base = current_app.config['BASE_DOMAIN']
-    click.echo(f'demo tenant: http://{DEMO_SLUG}.{base}:5000/')
+    click.echo(f'demo tenant: http://{DEMO_SLUG}.{base}:{os.environ.get("PORT", "5000")}/')
     for role, name, email, mobile, _duties in DEMO_PEOPLE:
         click.echo(f'  {role:<9} {name}  login: {email or mobile}  password: {DEMO_PASSWORD}')

@@ -47,7 +47,8 @@ def handle_http_exception(error: HTTPException):
     if wants_json():
         fields = data.get('errors') or data.get('messages') or {}
         # webargs nests field errors by location ({"json": {...}}); clients want the fields themselves.
-        if isinstance(fields, dict) and len(fields) == 1 and next(iter(fields)) in ('json', 'query', 'form', 'view_args'):
+        locations = ('json', 'query', 'form', 'view_args')
+        if isinstance(fields, dict) and len(fields) == 1 and next(iter(fields)) in locations:
             fields = next(iter(fields.values()))
         return json_error(status, message, code=data.get('code'), fields=fields, headers=data.get('headers'))
     template = 'errors/suspended.html' if data.get('code') == 'tenant_suspended' else 'errors/error.html'

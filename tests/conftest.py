@@ -45,7 +45,9 @@ def _database_urls(tmp_root) -> tuple[str, str | None]:
     # One database per xdist worker on the server TEST_DATABASE_URL names (as a superuser), owned by the owner
     # role; the app connects as the app role, which owns nothing and can't bypass row-level security.
     admin = sa.create_engine(url.replace('postgresql://', 'postgresql+psycopg://', 1), isolation_level='AUTOCOMMIT')
-    name = f'propsaas_test_{_worker()}'
+    # Per run and per worker: two runs against one server (a laptop, CI) never drop each other's database.
+    run = os.environ.get('PYTEST_XDIST_TESTRUNUID', uuid.uuid4().hex)[:8]
+    name = f'propsaas_test_{run}_{_worker()}'
     with admin.connect() as conn:
         for statement in rls.roles_sql(OWNER_ROLE, APP_ROLE):
             conn.execute(sa.text(statement))
@@ -88,6 +90,18 @@ def app(tmp_path_factory):
     yield app
     with app.app_context():
         db.engine.dispose()
+    _drop_test_database(app_url)
+
+
+def _drop_test_database(app_url: str) -> None:
+    admin_url = os.environ.get('TEST_DATABASE_URL')
+    if not admin_url:
+        return
+    admin_url = admin_url.replace('postgresql://', 'postgresql+psycopg://', 1)
+    admin = sa.create_engine(admin_url, isolation_level='AUTOCOMMIT')
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS {sa.engine.make_url(app_url).database} WITH (FORCE)'))
+    admin.dispose()
 
 
 class CsrfClient(FlaskClient):

@@ -70,11 +70,12 @@ def test_there_is_an_english_catalog():
 @pytest.mark.parametrize('po_path', CATALOGS, ids=_locale)
 def test_every_message_is_translated_and_not_fuzzy(po_path):
     catalog = _read_po(po_path)
-    assert not catalog.fuzzy, f'{po_path.relative_to(ROOT)}: the header is marked fuzzy, so pybabel compile would skip the catalog'
+    where = po_path.relative_to(ROOT)
+    assert not catalog.fuzzy, f'{where}: the header is marked fuzzy, so pybabel compile would skip the catalog'
     untranslated = [_label(m) for m in _messages(catalog) if not all(s.strip() for s in _as_tuple(m.string))]
     fuzzy = [_label(m) for m in _messages(catalog) if m.fuzzy]
-    assert not untranslated, f'{po_path.relative_to(ROOT)}: untranslated messages: {", ".join(untranslated)}; {HINT}'
-    assert not fuzzy, f'{po_path.relative_to(ROOT)}: fuzzy messages (check the translation, then drop "#, fuzzy"): {", ".join(fuzzy)}'
+    assert not untranslated, f'{where}: untranslated messages: {", ".join(untranslated)}; {HINT}'
+    assert not fuzzy, f'{where}: fuzzy messages (check the translation, then drop "#, fuzzy"): {", ".join(fuzzy)}'
 
 
 @pytest.mark.parametrize('po_path', CATALOGS, ids=_locale)
@@ -126,7 +127,8 @@ def test_placeholders_survive_translation(po_path):
         for string in strings:
             if string and _placeholders(string) != wanted:
                 got = _placeholders(string)
-                problems.append(f'{_label(message)} -> {string!r}: msgid has {_show(wanted)}, translation has {_show(got)}')
+                problems.append(f'{_label(message)} -> {string!r}: '
+                                f'msgid has {_show(wanted)}, translation has {_show(got)}')
     assert not problems, f'{po_path.relative_to(ROOT)}: placeholders differ:\n' + '\n'.join(problems)
 
 
@@ -134,4 +136,5 @@ def test_compiled_english_catalog_loads():
     """What Flask-Babel does at runtime: load the .mo for 'en' from BABEL_TRANSLATION_DIRECTORIES."""
     translations = Translations.load(str(TRANSLATIONS), ['en'])
     assert translations.gettext('工作台') == 'Dashboard'
-    assert translations.gettext('欢迎，%(name)s！密码已设置。') % {'name': 'Li'} == 'Welcome, Li! Your password has been set.'
+    welcome = translations.gettext('欢迎，%(name)s！密码已设置。') % {'name': 'Li'}
+    assert welcome == 'Welcome, Li! Your password has been set.'

@@ -37,6 +37,7 @@ class InviteForm(FlaskForm):
 
 
 class LocaleForm(FlaskForm):
-    locale = SelectField(_l('界面语言'), choices=[SelectChoice('', _l('跟随项目设置')), SelectChoice('zh_CN', '简体中文'),
+    locale = SelectField(_l('界面语言'),
+                         choices=[SelectChoice('', _l('跟随项目设置')), SelectChoice('zh_CN', '简体中文'),
                                                   SelectChoice('en', 'English')],
                          validate_choice=True)

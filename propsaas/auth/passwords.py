@@ -5,8 +5,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from argon2 import PasswordHasher
-from flask_babel import lazy_gettext as _l
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import lazy_gettext as _l
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
@@ -38,7 +38,7 @@ def _is_run(password: str) -> bool:
     """One repeated character, or a straight run like 12345678 / abcdefgh / 87654321."""
     if len(set(password)) == 1:
         return True
-    steps = {ord(b) - ord(a) for a, b in zip(password, password[1:])}
+    steps = {ord(b) - ord(a) for a, b in zip(password, password[1:], strict=False)}
     return len(steps) == 1 and steps <= {1, -1}
 
 

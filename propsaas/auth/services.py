@@ -5,7 +5,7 @@ Services never commit: the view, CLI command or job that calls them commits once
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -65,7 +65,7 @@ def _issue(user: User, kind: str, lifetime: timedelta) -> tuple[str, datetime]:
     raw = new_token()
     expires_at = utcnow() + lifetime
     db.session.add(AccessToken(user=user, kind=kind, token_hash=hash_token(raw), expires_at=expires_at))
-    return raw, expires_at.replace(tzinfo=timezone.utc)
+    return raw, expires_at.replace(tzinfo=UTC)
 
 
 def start_session(user: User) -> str:
@@ -168,7 +168,7 @@ def open_invitation(raw: str) -> User | None:
 
 
 def _aware_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def accept_invitation(user: User, password: str) -> None:
@@ -192,7 +192,8 @@ def change_password(user: User, current: str, new: str) -> None:
     keep = user.session_token
     revoke_all_tokens(user)
     if keep:
-        token = db.session.execute(sa.select(AccessToken).where(AccessToken.token_hash == hash_token(keep))).scalar_one()
+        token = db.session.execute(
+            sa.select(AccessToken).where(AccessToken.token_hash == hash_token(keep))).scalar_one()
         token.revoked_at = None
 
 
@@ -231,7 +232,9 @@ def create_operator(email: str, name: str, password: str) -> Operator:
 
 def authenticate_operator(login: str, password: str) -> Operator | None:
     norm = normalize_email(login)
-    operator = db.session.execute(sa.select(Operator).where(Operator.email == norm)).scalar_one_or_none() if norm else None
+    operator = None
+    if norm:
+        operator = db.session.execute(sa.select(Operator).where(Operator.email == norm)).scalar_one_or_none()
     ok = verify_password(operator.password_hash if operator else None, password)
     return operator if operator is not None and ok and operator.active else None
 

@@ -1,9 +1,9 @@
 """Login, logout, invitations, password change and the users page of one tenant."""
+import sqlalchemy as sa
 from flask import flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
-import sqlalchemy as sa
 
 from ..errors import DomainError
 from ..extensions import db

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from contextvars import ContextVar
-from datetime import timedelta
 from dataclasses import dataclass
-from typing import Callable
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app

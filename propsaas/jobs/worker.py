@@ -1,10 +1,9 @@
 """The RQ worker that ``flask --app wsgi worker`` runs, inside the app, with RQ's JSON serializer."""
 from __future__ import annotations
 
+from flask import current_app
 from rq import Worker
 from rq.serializers import JSONSerializer
-
-from flask import current_app
 
 from ..extensions import db
 from .queue import interrupted, recover_stalled_jobs, redis_connection, rq_queue, run_job

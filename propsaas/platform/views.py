@@ -1,8 +1,8 @@
 """The platform host (the bare base domain): landing page, operator console, health check."""
+import sqlalchemy as sa
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
-import sqlalchemy as sa
 from redis.exceptions import RedisError
 
 from ..auth import services as auth_services

@@ -5,9 +5,9 @@ A ``ContextVar`` is set per request (``tenancy.hosts``) and per job (``jobs.runn
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator
 
 _tenant_id: ContextVar[int | None] = ContextVar('propsaas_tenant_id', default=None)
 _platform: ContextVar[bool] = ContextVar('propsaas_platform_scope', default=False)

@@ -23,7 +23,8 @@ RESERVED_SLUGS = frozenset('''
     assets cdn media files ns ns1 ns2 mx dev test staging demo-platform localhost root billing auth login logout
     signup register operator operators system webhook webhooks pay payment wx wechat alipay sms m mobile
 '''.split())
-_HOSTNAME_RE = re.compile(r'^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$')
+_LABEL = r'[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?'
+_HOSTNAME_RE = re.compile(rf'^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$')
 
 
 class BadHost(ValueError):

@@ -7,9 +7,9 @@ whole or not at all.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import sqlalchemy as sa
 from flask import current_app
@@ -79,7 +79,8 @@ def create_tenant(slug: str, *, name: str, template: str, admin_email: str, admi
     with platform_scope():
         organization = None
         if org:
-            organization = db.session.execute(sa.select(Organization).where(Organization.name == org)).scalar_one_or_none()
+            organization = db.session.execute(
+                sa.select(Organization).where(Organization.name == org)).scalar_one_or_none()
             if organization is None:
                 organization = Organization(name=org)
                 db.session.add(organization)

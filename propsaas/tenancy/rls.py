@@ -128,7 +128,8 @@ def _apply(conn, cursor, statement, parameters, context, executemany) -> None:
     if conn.info.get(_STATE_KEY) == wanted:
         return
     # Same cursor, same transaction, before the statement: SET LOCAL semantics, nothing survives the transaction.
-    cursor.execute("SELECT set_config('app.tenant_id', %(tenant)s, true), set_config('app.platform', %(platform)s, true)",
+    cursor.execute("SELECT set_config('app.tenant_id', %(tenant)s, true), "
+                   "set_config('app.platform', %(platform)s, true)",
                    {'tenant': wanted[0], 'platform': wanted[1]})
     conn.info[_STATE_KEY] = wanted
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy import event, inspect
-from sqlalchemy.sql import visitors
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, with_loader_criteria
 from sqlalchemy.orm.interfaces import MANYTOONE
+from sqlalchemy.sql import visitors
 
 from .context import CrossTenantError, NoTenantError, current_tenant_id, in_platform_scope
 

@@ -84,7 +84,8 @@ def test_login_issues_a_new_session_token(app, tenant, client_for, in_tenant):
     login(client, f'admin@{tenant.slug}.cn')
     assert _session_cookie(client, tenant.slug) != first
     with in_tenant(tenant) as session:
-        assert session.execute(sa.select(sa.func.count(AccessToken.id)).where(AccessToken.kind == 'session')).scalar() == 2
+        sessions = sa.select(sa.func.count(AccessToken.id)).where(AccessToken.kind == 'session')
+        assert session.execute(sessions).scalar() == 2
 
 
 def test_post_without_csrf_token_is_refused(tenant, make_user, client_for):

@@ -53,7 +53,8 @@ def test_invite_errors_are_clear_and_save_nothing(tenant, admin_client, in_tenan
     long_name = invite(admin_client, mobile='13900005555', name='长' * 500)
     assert long_name.status_code == 422
     with in_tenant(tenant) as session:
-        assert session.execute(sa.select(sa.func.count(User.id)).where(User.name.in_(['重复', '长' * 500]))).scalar() == 0
+        saved = sa.select(sa.func.count(User.id)).where(User.name.in_(['重复', '长' * 500]))
+        assert session.execute(saved).scalar() == 0
 
 
 def test_only_admins_manage_users(tenant, make_user, client_for):

@@ -2,9 +2,9 @@
 import pytest
 
 from propsaas.extensions import db
+from propsaas.tenancy.context import platform_scope
 from propsaas.tenancy.hosts import BadHost, normalize_host, slug_problem
 from propsaas.tenancy.models import TenantHostname
-from propsaas.tenancy.context import platform_scope
 
 
 @pytest.mark.parametrize('raw, expected', [

@@ -132,7 +132,8 @@ def test_batch_file_with_one_bad_row(app, runner, tmp_path):
 def test_operator_console(app, runner, make_tenant):
     tenant = make_tenant(name='控制台小区')
     email = f'op-{uuid.uuid4().hex[:6]}@propsaas.cn'
-    created = runner.invoke(args=['operators', 'create', email, '--name', '运营'], input='Operator-Pass-77\nOperator-Pass-77\n')
+    created = runner.invoke(args=['operators', 'create', email, '--name', '运营'],
+                            input='Operator-Pass-77\nOperator-Pass-77\n')
     assert created.exit_code == 0, created.output
     client = app.test_client()
     client.base = 'http://localhost'
