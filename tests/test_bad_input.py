@@ -17,7 +17,7 @@ def test_non_utf8_form_data(tenant, client_for):
 def test_gbk_encoded_form_data(tenant, client_for, make_user):
     admin = make_user(tenant, 'admin')
     client = client_for(tenant, admin)
-    body = 'name='.encode() + '张三'.encode('gbk') + b'&mobile=13900007777&role=resident'
+    body = b'name=' + '张三'.encode('gbk') + b'&mobile=13900007777&role=resident'
     response = client.post('/users', data=body, content_type='application/x-www-form-urlencoded', csrf=False)
     assert 400 <= response.status_code < 500
 

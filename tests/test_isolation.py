@@ -24,10 +24,10 @@ MARK = 'ALPHA' + uuid.uuid4().hex[:6]
 @pytest.fixture(scope='module')
 def world(app, tmp_path_factory):
     """Tenant A full of marked data, tenant B with one user of each role. Built once for the module."""
-    from tests.conftest import CsrfClient, _counter  # noqa: F401  (same factories, module scope)
     from propsaas.extensions import db
     from propsaas.tenancy import provisioning
     from propsaas.tenancy.context import tenant_scope
+    from tests.conftest import CsrfClient, _counter  # noqa: F401  (same factories, module scope)
 
     def tenant(name):
         slug = f'iso{next(_counter)}-{uuid.uuid4().hex[:6]}'
