@@ -40,17 +40,21 @@ def json_error(status: int, message: str | None = None, *, code: str | None = No
     return body, status, headers or {}
 
 
+def _fields(data: dict) -> dict:
+    """Field name -> problems. webargs nests them by location ({"json": {...}}); a problem with the body as a
+    whole (not JSON, not an object) is a list: it goes under "_schema", as marshmallow names it."""
+    fields = data.get('errors') or data.get('messages') or {}
+    if isinstance(fields, dict) and len(fields) == 1 and next(iter(fields)) in ('json', 'query', 'form', 'view_args'):
+        fields = next(iter(fields.values()))
+    return fields if isinstance(fields, dict) else {'_schema': list(fields) if isinstance(fields, list) else [fields]}
+
+
 def handle_http_exception(error: HTTPException):
     status = error.code or 500
     data = getattr(error, 'data', None) or {}
     message = data.get('message') or getattr(error, 'propsaas_message', None)
     if wants_json():
-        fields = data.get('errors') or data.get('messages') or {}
-        # webargs nests field errors by location ({"json": {...}}); clients want the fields themselves.
-        locations = ('json', 'query', 'form', 'view_args')
-        if isinstance(fields, dict) and len(fields) == 1 and next(iter(fields)) in locations:
-            fields = next(iter(fields.values()))
-        return json_error(status, message, code=data.get('code'), fields=fields, headers=data.get('headers'))
+        return json_error(status, message, code=data.get('code'), fields=_fields(data), headers=data.get('headers'))
     template = 'errors/suspended.html' if data.get('code') == 'tenant_suspended' else 'errors/error.html'
     return render_template(template, status=status, message=message or default_message(status)), status
 

@@ -11,6 +11,8 @@ hears of it, so nothing is lost when Redis is down, and a record whose queue ent
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -24,6 +26,8 @@ from flask_babel import lazy_gettext as _l
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 from sqlalchemy.orm import Session
 
@@ -100,9 +104,15 @@ def enqueue(func, *ids, key: str | None = None, requested_by_id: int | None = No
     tenant_id = current_tenant_id()
     if tenant_id is None:
         raise NoTenantError(f'job {spec.name} enqueued without a tenant')
-    key = key or ':'.join([spec.name, *map(str, args)])
+    key = key or _default_key(spec.name, args)
     record = db.session.execute(sa.select(JobRecord).where(JobRecord.key == key)).scalar_one_or_none()
-    if record is not None and not record.finished:
+    if record is not None and record.status == JobRecord.RUNNING:
+        return record
+    if record is not None and record.status == JobRecord.QUEUED:
+        # Still waiting: make sure the queue really has it (it may have been recorded while Redis was away).
+        if not _waiting_in_queue(record.id):
+            _dispatch(record.id, tenant_id)
+            db.session.expire(record)
         return record
     if record is None:
         record = JobRecord(kind=spec.name, key=key)
@@ -117,6 +127,16 @@ def enqueue(func, *ids, key: str | None = None, requested_by_id: int | None = No
     return record
 
 
+def _default_key(name: str, args: list) -> str:
+    """The job's name and ids; hashed when that would not fit the column (long string ids)."""
+    key = ':'.join([name, *map(str, args)])
+    limit = JobRecord.__table__.c.key.type.length
+    if len(key) <= limit:
+        return key
+    digest = hashlib.sha256(json.dumps(args, ensure_ascii=False).encode()).hexdigest()
+    return f'{name[:limit - len(digest) - 1]}:{digest}'
+
+
 def _enqueue_platform(spec: JobSpec, args: list) -> None:
     connection = redis_connection()
     if connection is None:
@@ -129,13 +149,32 @@ def _enqueue_platform(spec: JobSpec, args: list) -> None:
     return None
 
 
+def _rq_job_id(record_id: int) -> str:
+    return f'propsaas-job-{record_id}'
+
+
+def _waiting_in_queue(record_id: int) -> bool:
+    """Whether Redis holds this record's job, queued or started. Raises QueueUnavailable when Redis is down."""
+    connection = redis_connection()
+    if connection is None:
+        return False
+    try:
+        status = Job.fetch(_rq_job_id(record_id), connection=connection, serializer=JSONSerializer).get_status()
+    except NoSuchJobError:
+        return False
+    except RedisError as exc:
+        raise QueueUnavailable() from exc
+    return status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
+
+
 def _dispatch(record_id: int, tenant_id: int) -> None:
     connection = redis_connection()
     if connection is None:
         run_job(record_id, tenant_id)
         return
     try:
-        rq_queue(connection).enqueue(run_job, record_id, tenant_id, job_timeout=current_app.config['JOB_TIMEOUT'])
+        rq_queue(connection).enqueue(run_job, record_id, tenant_id, job_id=_rq_job_id(record_id),
+                                     job_timeout=current_app.config['JOB_TIMEOUT'])
     except RedisError as exc:
         log.warning('queue unavailable, job record %s stays queued: %s', record_id, exc)
         raise QueueUnavailable() from exc
@@ -253,11 +292,25 @@ def recover_stalled_jobs() -> int:
     cutoff = utcnow() - timedelta(seconds=current_app.config['JOB_STALE_SECONDS'])
     with platform_scope():
         stalled = db.session.execute(sa.select(JobRecord.id, JobRecord.tenant_id).where(
-            JobRecord.status == JobRecord.RUNNING, JobRecord.heartbeat_at < cutoff)).all()
+            JobRecord.status == JobRecord.RUNNING,
+            sa.func.coalesce(JobRecord.heartbeat_at, JobRecord.started_at, JobRecord.created_at) < cutoff)).all()
         db.session.rollback()
     for record_id, tenant_id in stalled:
         interrupted(record_id, tenant_id, '任务执行进程意外中断')
     return len(stalled)
+
+
+def resend_overdue_queued() -> int:
+    """Every tenant's QUEUED records that should have started by now (recorded while Redis was away, or lost
+    with it): sent again. Harmless for ones still in the queue: a record is claimed once."""
+    cutoff = utcnow() - timedelta(seconds=current_app.config['JOB_STALE_SECONDS'])
+    with platform_scope():
+        overdue = db.session.execute(sa.select(JobRecord.id, JobRecord.tenant_id).where(
+            JobRecord.status == JobRecord.QUEUED, JobRecord.created_at < cutoff)).all()
+        db.session.rollback()
+    for record_id, tenant_id in overdue:
+        _dispatch(record_id, tenant_id)
+    return len(overdue)
 
 
 def report_progress(percent: int) -> None:

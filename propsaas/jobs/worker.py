@@ -6,7 +6,7 @@ from rq import Worker
 from rq.serializers import JSONSerializer
 
 from ..extensions import db
-from .queue import interrupted, recover_stalled_jobs, redis_connection, rq_queue, run_job
+from .queue import interrupted, recover_stalled_jobs, redis_connection, resend_overdue_queued, rq_queue, run_job
 
 
 class PropsaasWorker(Worker):
@@ -25,6 +25,7 @@ class PropsaasWorker(Worker):
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()
         recover_stalled_jobs()
+        resend_overdue_queued()
 
 
 def _horse_killed(job, retpid, ret_val, rusage) -> None:
