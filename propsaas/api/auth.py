@@ -14,6 +14,7 @@ from ..auth.models import AccessToken
 from ..auth.passwords import MAX_LENGTH
 from ..auth.throttle import throttle_failed_logins
 from ..extensions import db
+from .schemas import errors
 
 PREFIX = '/auth'
 blp = Blueprint('api_auth', __name__, description='Bearer tokens')
@@ -60,8 +61,7 @@ class TokenSchema(ma.Schema):
 @blp.route('/token', methods=['POST'])
 @blp.arguments(TokenRequestSchema)
 @blp.response(201, TokenSchema)
-@blp.alt_response(401, description='wrong login or password')
-@blp.alt_response(429, description='too many failed attempts')
+@errors(blp, 400, 401, 403, 415, 422, 429)
 @throttle_failed_logins
 def issue_token(body):
     """Log in and get a bearer token for this tenant."""
@@ -75,7 +75,7 @@ def issue_token(body):
 
 @blp.route('/token', methods=['DELETE'])
 @blp.response(204)
-@blp.alt_response(401, description='no valid token')
+@errors(blp, 401, 403)
 @blp.doc(security=BEARER)
 @api_login_required()
 def revoke_token():

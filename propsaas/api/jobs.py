@@ -3,10 +3,9 @@ import sqlalchemy as sa
 from flask_smorest import Blueprint
 
 from ..jobs.models import JobRecord
-from ..jobs.views import job_title
 from ..models_base import get_or_404
 from .auth import BEARER, api_login_required
-from .schemas import PageArgsSchema, page_of, paginate
+from .schemas import PageArgsSchema, errors, page_of, paginate
 
 PREFIX = '/jobs'
 blp = Blueprint('api_jobs', __name__, description='Background jobs of this project (staff)')
@@ -15,11 +14,11 @@ blp = Blueprint('api_jobs', __name__, description='Background jobs of this proje
 class JobSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     kind = ma.fields.String(required=True)
-    title = ma.fields.Function(job_title, required=True)
+    title = ma.fields.String(required=True)
     status = ma.fields.String(required=True, metadata={'description': 'queued, running, done or failed'})
     progress = ma.fields.Integer(required=True)
     result = ma.fields.Dict(allow_none=True)
-    has_file = ma.fields.Function(lambda r: bool(r.result_file) and r.status == JobRecord.DONE)
+    has_file = ma.fields.Boolean(required=True)
     error = ma.fields.String(allow_none=True)
     attempts = ma.fields.Integer()
     created_at = ma.fields.DateTime()
@@ -30,7 +29,7 @@ class JobSchema(ma.Schema):
 @blp.route('', methods=['GET'])
 @blp.arguments(PageArgsSchema, location='query')
 @blp.response(200, page_of(JobSchema))
-@blp.alt_response(401, description='no valid token')
+@errors(blp, 401, 403, 422)
 @blp.doc(security=BEARER)
 @api_login_required('admin', 'staff')
 def list_jobs(args):
@@ -40,7 +39,7 @@ def list_jobs(args):
 
 @blp.route('/<int:job_id>', methods=['GET'])
 @blp.response(200, JobSchema)
-@blp.alt_response(404, description='no such job in this project')
+@errors(blp, 401, 403, 404)
 @blp.doc(security=BEARER)
 @api_login_required('admin', 'staff')
 def get_job(job_id):

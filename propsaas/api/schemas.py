@@ -35,3 +35,25 @@ def paginate(select, args: dict) -> dict:
     pagination = db.paginate(select, page=args['page'], per_page=args['per_page'], error_out=False)
     return {'items': pagination.items, 'page': pagination.page, 'per_page': pagination.per_page,
             'total': pagination.total, 'pages': pagination.pages}
+
+
+ERROR_DESCRIPTIONS = {
+    400: 'the body is not valid JSON',
+    401: 'no valid bearer token (or wrong login/password)',
+    403: 'the user\'s role may not do this, or the project is suspended',
+    404: 'no such object in this project',
+    415: 'the body is not application/json',
+    422: 'invalid fields; see error.fields',
+    429: 'too many failed attempts; try again later',
+}
+
+
+def errors(blp, *statuses: int):
+    """Document the error responses an operation gives, each with the one error body."""
+
+    def decorator(view):
+        for status in reversed(statuses):
+            view = blp.alt_response(status, schema=ErrorSchema, description=ERROR_DESCRIPTIONS[status])(view)
+        return view
+
+    return decorator

@@ -2,10 +2,10 @@ import marshmallow as ma
 import sqlalchemy as sa
 from flask_smorest import Blueprint
 
-from ..auth.models import User, mask_mobile
+from ..auth.models import User
 from ..models_base import get_or_404
 from .auth import BEARER, api_login_required
-from .schemas import PageArgsSchema, page_of, paginate
+from .schemas import PageArgsSchema, errors, page_of, paginate
 
 PREFIX = '/users'
 blp = Blueprint('api_users', __name__, description='Users of this project (admins)')
@@ -17,7 +17,7 @@ class UserSchema(ma.Schema):
     role = ma.fields.String(required=True)
     duties = ma.fields.List(ma.fields.String(), required=True)
     email = ma.fields.String(allow_none=True)
-    mobile = ma.fields.Function(lambda u: mask_mobile(u.mobile) or None, allow_none=True)
+    mobile = ma.fields.String(attribute='masked_mobile', allow_none=True)
     active = ma.fields.Boolean(required=True)
     invited = ma.fields.Boolean(required=True)
 
@@ -25,7 +25,7 @@ class UserSchema(ma.Schema):
 @blp.route('', methods=['GET'])
 @blp.arguments(PageArgsSchema, location='query')
 @blp.response(200, page_of(UserSchema))
-@blp.alt_response(401, description='no valid token')
+@errors(blp, 401, 403, 422)
 @blp.doc(security=BEARER)
 @api_login_required('admin')
 def list_users(args):
@@ -35,7 +35,7 @@ def list_users(args):
 
 @blp.route('/<int:user_id>', methods=['GET'])
 @blp.response(200, UserSchema)
-@blp.alt_response(404, description='no such user in this project')
+@errors(blp, 401, 403, 404)
 @blp.doc(security=BEARER)
 @api_login_required('admin')
 def get_user(user_id):

@@ -90,6 +90,10 @@ class User(TenantScoped, db.Model):
         return self.password_hash is None and self.invite_token_hash is not None
 
     @property
+    def masked_mobile(self) -> str | None:
+        return mask_mobile(self.mobile) or None
+
+    @property
     def login_label(self) -> str:
         return self.email or mask_mobile(self.mobile)
 

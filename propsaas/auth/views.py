@@ -175,7 +175,6 @@ def reactivate(user_id):
 def export():
     """Export the users list to Excel as a background job; the job page shows progress and the file."""
     from ..jobs.queue import enqueue
-    from ..jobs.views import job_title
     from .jobs import export_users
 
     try:
@@ -183,5 +182,5 @@ def export():
     except DomainError as e:
         flash(e.message, 'error')
         return users(), e.status_code
-    flash(_('已开始：%(title)s', title=job_title(record)))
+    flash(_('已开始：%(title)s', title=record.title))
     return redirect(url_for('jobs.job_detail', job_id=record.id))

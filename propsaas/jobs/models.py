@@ -48,3 +48,15 @@ class JobRecord(TenantScoped, db.Model):
     @property
     def finished(self) -> bool:
         return self.status in (self.DONE, self.FAILED)
+
+    @property
+    def title(self) -> str:
+        """What staff call this job (the registered title), in their language."""
+        from .queue import REGISTRY
+
+        spec = REGISTRY.get(self.kind)
+        return str(spec.title) if spec else self.kind
+
+    @property
+    def has_file(self) -> bool:
+        return self.status == self.DONE and bool(self.result_file)

@@ -12,20 +12,9 @@ from ..storage import path_for
 from ..tenancy.guards import tenant_only
 from . import bp
 from .models import JobRecord
-from .queue import REGISTRY
 
 tenant_only(bp)
 PER_PAGE = 20
-
-
-def job_title(record: JobRecord) -> str:
-    spec = REGISTRY.get(record.kind)
-    return spec.title if spec else record.kind
-
-
-@bp.app_context_processor
-def _job_helpers():
-    return {'job_title': job_title}
 
 
 @bp.get('/jobs')

@@ -36,7 +36,8 @@ CREATE OR REPLACE FUNCTION app_platform_scope() RETURNS boolean
 
 
 def policy_sql(table: str) -> list[str]:
-    condition = '(tenant_id = app_current_tenant() OR app_platform_scope())'
+    # Sub-selects make PostgreSQL evaluate each function once per query (an InitPlan), not once per row.
+    condition = '(tenant_id = (SELECT app_current_tenant()) OR (SELECT app_platform_scope()))'
     return [
         f'ALTER TABLE {table} ENABLE ROW LEVEL SECURITY',
         f'ALTER TABLE {table} FORCE ROW LEVEL SECURITY',
