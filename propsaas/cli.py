@@ -93,6 +93,33 @@ def resume_cmd(slug):
     _set_status(slug, 'active')
 
 
+@tenants_cli.command('add-hostname')
+@click.argument('slug')
+@click.argument('hostname')
+def add_hostname_cmd(slug, hostname):
+    """Serve tenant SLUG also at HOSTNAME, a domain of its own whose DNS points here."""
+    try:
+        row = provisioning.add_hostname(slug, hostname, current_app.config['BASE_DOMAIN'])
+        db.session.commit()
+    except DomainError as e:
+        db.session.rollback()
+        _fail(e.message)
+    click.echo(f'{slug}: now also at http://{row.hostname}/')
+
+
+@tenants_cli.command('remove-hostname')
+@click.argument('hostname')
+def remove_hostname_cmd(hostname):
+    """Stop serving a tenant at HOSTNAME."""
+    try:
+        provisioning.remove_hostname(hostname)
+        db.session.commit()
+    except DomainError as e:
+        db.session.rollback()
+        _fail(e.message)
+    click.echo(f'{hostname}: removed')
+
+
 @tenants_cli.command('templates')
 def templates_cmd():
     """The delivery templates under tenants/ with their descriptions (and errors, for broken ones)."""

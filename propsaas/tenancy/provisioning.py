@@ -19,8 +19,8 @@ from ..errors import DomainError
 from ..extensions import db
 from .context import platform_scope, tenant_scope
 from .delivery import DeliveryTemplate, TemplateError, load_template
-from .hosts import slug_problem
-from .models import Organization, Tenant
+from .hosts import BadHost, normalize_host, slug_problem
+from .models import Organization, Tenant, TenantHostname
 
 PROVISIONERS: list[Callable[[Tenant, DeliveryTemplate], None]] = []
 
@@ -107,6 +107,34 @@ def set_status(slug: str, status: str) -> Tenant:
         raise DomainError(f'no tenant with slug "{slug}"')
     tenant.status = status
     return tenant
+
+
+def add_hostname(slug: str, hostname: str, base_domain: str) -> TenantHostname:
+    """Let ``hostname`` (a domain the project owns, pointed at us by DNS) lead to the tenant ``slug``."""
+    tenant = find_tenant(slug)
+    if tenant is None:
+        raise DomainError(f'no tenant with slug "{slug}"')
+    try:
+        host = normalize_host(hostname)
+    except BadHost:
+        raise DomainError(f'"{hostname}" is not a hostname') from None
+    if host == base_domain or host.endswith('.' + base_domain) or '.' not in host or host.startswith('['):
+        raise DomainError(f'"{host}" must be a domain of the project\'s own, outside {base_domain}')
+    with platform_scope():
+        if db.session.execute(sa.select(TenantHostname.id).where(TenantHostname.hostname == host)).first():
+            raise DomainError(f'"{host}" is already registered')
+        row = TenantHostname(tenant_id=tenant.id, hostname=host)
+        db.session.add(row)
+    return row
+
+
+def remove_hostname(hostname: str) -> None:
+    with platform_scope():
+        row = db.session.execute(sa.select(TenantHostname).where(TenantHostname.hostname == hostname.lower())
+                                 ).scalar_one_or_none()
+        if row is None:
+            raise DomainError(f'"{hostname}" is not registered')
+        db.session.delete(row)
 
 
 def list_tenants() -> list[Tenant]:

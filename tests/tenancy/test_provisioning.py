@@ -149,3 +149,18 @@ def test_operator_console(app, runner, make_tenant):
     intruder = app.test_client()
     intruder.set_cookie('propsaas_session', cookie, domain=f'{tenant.slug}.localhost')
     assert intruder.get('/users', base_url=f'http://{tenant.slug}.localhost').status_code in (302, 403)
+
+
+def test_custom_hostnames_from_the_cli(app, runner, make_tenant):
+    tenant, other = make_tenant(name='域名小区'), make_tenant()
+    host = f'wuye-{uuid.uuid4().hex[:6]}.example.cn'
+    added = runner.invoke(args=['tenants', 'add-hostname', tenant.slug, host.upper()])
+    assert added.exit_code == 0, added.output
+    assert '域名小区' in app.test_client().get('/login', base_url=f'http://{host}').text
+    taken = runner.invoke(args=['tenants', 'add-hostname', other.slug, host])
+    assert taken.exit_code != 0 and 'already registered' in taken.output
+    inside = runner.invoke(args=['tenants', 'add-hostname', other.slug, f'x.{other.slug}.localhost'])
+    assert inside.exit_code != 0 and 'outside localhost' in inside.output
+    assert runner.invoke(args=['tenants', 'add-hostname', other.slug, 'bad host!']).exit_code != 0
+    assert runner.invoke(args=['tenants', 'remove-hostname', host]).exit_code == 0
+    assert app.test_client().get('/login', base_url=f'http://{host}').status_code == 404
