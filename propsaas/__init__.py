@@ -61,19 +61,21 @@ def select_locale() -> str:
 
 
 def init_tenancy(app: Flask) -> None:
-    from .tenancy import models  # noqa: F401  (tables)
+    from .property import models as _property  # noqa: F401  (tables)
+    from .residents import models as _residents  # noqa: F401
+    from .tenancy import models  # noqa: F401
     from .tenancy.middleware import init_tenancy as _init
 
     _init(app)
 
 
 def init_blueprints(app: Flask) -> None:
-    from . import auth, core, jobs, platform
+    from . import auth, core, jobs, platform, property, residents
     from .api import init_api
     from .auth import jobs as _auth_jobs  # noqa: F401  (registers the job)
     from .core.navigation import nav_for
 
-    for bp in (core.bp, auth.bp, jobs.bp, platform.bp):
+    for bp in (core.bp, auth.bp, jobs.bp, platform.bp, property.bp, residents.bp):
         app.register_blueprint(bp)
     init_api(app)
 

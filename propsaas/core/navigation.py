@@ -28,6 +28,16 @@ RESIDENT_NAV: list[NavItem] = [
 ]
 
 
+def add_nav(endpoint: str, label, roles: tuple[str, ...], *, after: str | None = None) -> None:
+    """A feature adds its entry (call it where the feature's routes are defined, so it exists when listed)."""
+    items = RESIDENT_NAV if roles == ('resident',) else STAFF_NAV
+    if any(item.endpoint == endpoint for item in items):
+        return
+    item = NavItem(endpoint, label, roles)
+    position = next((i + 1 for i, it in enumerate(items) if it.endpoint == after), len(items) - 1)
+    items.insert(position, item)
+
+
 def nav_for(user) -> list[NavItem]:
     if not getattr(user, 'is_authenticated', False) or not hasattr(user, 'tenant_id'):
         return []

@@ -125,6 +125,7 @@ def add_hostname(slug: str, hostname: str, base_domain: str) -> TenantHostname:
             raise DomainError(f'"{host}" is already registered')
         row = TenantHostname(tenant_id=tenant.id, hostname=host)
         db.session.add(row)
+        db.session.flush()  # inside the platform scope: the row belongs to no current tenant
     return row
 
 
@@ -135,6 +136,7 @@ def remove_hostname(hostname: str) -> None:
         if row is None:
             raise DomainError(f'"{hostname}" is not registered')
         db.session.delete(row)
+        db.session.flush()
 
 
 def list_tenants() -> list[Tenant]:

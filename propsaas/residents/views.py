@@ -1,0 +1,5 @@
+"""Staff pages of the residents feature."""
+from ..tenancy.guards import tenant_only
+from . import bp
+
+tenant_only(bp)
