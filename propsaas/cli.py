@@ -99,12 +99,12 @@ def resume_cmd(slug):
 def add_hostname_cmd(slug, hostname):
     """Serve tenant SLUG also at HOSTNAME, a domain of its own whose DNS points here."""
     try:
-        row = provisioning.add_hostname(slug, hostname, current_app.config['BASE_DOMAIN'])
+        host = provisioning.add_hostname(slug, hostname, current_app.config['BASE_DOMAIN'])
         db.session.commit()
     except DomainError as e:
         db.session.rollback()
         _fail(e.message)
-    click.echo(f'{slug}: now also at http://{row.hostname}/')
+    click.echo(f'{slug}: now also at http://{host}/')
 
 
 @tenants_cli.command('remove-hostname')

@@ -109,7 +109,7 @@ def set_status(slug: str, status: str) -> Tenant:
     return tenant
 
 
-def add_hostname(slug: str, hostname: str, base_domain: str) -> TenantHostname:
+def add_hostname(slug: str, hostname: str, base_domain: str) -> str:
     """Let ``hostname`` (a domain the project owns, pointed at us by DNS) lead to the tenant ``slug``."""
     tenant = find_tenant(slug)
     if tenant is None:
@@ -126,7 +126,7 @@ def add_hostname(slug: str, hostname: str, base_domain: str) -> TenantHostname:
         row = TenantHostname(tenant_id=tenant.id, hostname=host)
         db.session.add(row)
         db.session.flush()  # inside the platform scope: the row belongs to no current tenant
-    return row
+    return host
 
 
 def remove_hostname(hostname: str) -> None:
