@@ -50,7 +50,8 @@ def world(app, tmp_path_factory):
         db.session.commit()
         record = enqueue(export_users)  # inline: a finished job with a file
         assert record.status == JobRecord.DONE
-        world.update(resident_id=resident.id, staff_id=staff.id, job_id=record.id, invite_token=invite_token)
+        world.update(user_id=resident.id, staff_id=staff.id, job_id=record.id, invite_token=invite_token)
+        world.update(_property_and_residents_of_a())
     with app.app_context(), tenant_scope(b_id):
         for role in ('admin', 'staff', 'resident'):
             user = User(name=f'B{role}', email=f'{role}@b-{b_slug}.cn', role=role,
@@ -63,11 +64,47 @@ def world(app, tmp_path_factory):
     return world
 
 
+def _property_and_residents_of_a() -> dict:
+    """One of each of A's property and resident objects, every text field marked. Runs in A's scope."""
+    from datetime import date
+    from decimal import Decimal
+
+    from propsaas.extensions import db
+    from propsaas.property.models import Building, ParkingSpace, Room, Unit
+    from propsaas.residents.models import (AccessGrant, Gate, ImportBatch, Occupancy, Renovation, Resident,
+                                           Vehicle)
+
+    building = Building(name=f'{MARK}栋')
+    unit = Unit(building=building, name=f'{MARK}单元')
+    room = Room(building=building, unit=unit, number='1201', code=f'{MARK}-1-1201', floor=12,
+                area_m2=Decimal('89.50'), status='occupied', tags=[MARK])
+    space = ParkingSpace(code=f'{MARK}-B1', location=MARK, room=room, plates=['浙A' + MARK[-5:].upper()])
+    resident = Resident(name=f'{MARK}业主', mobile='13811112222', id_number='110101199003074477',
+                        emergency_contact=MARK, note=MARK)
+    occupancy = Occupancy(room=room, resident=resident, role='owner', moved_in_on=date(2020, 1, 1))
+    vehicle = Vehicle(resident=resident, plate='浙B' + MARK[-5:].upper(), note=MARK)
+    renovation = Renovation(room=room, contractor=f'{MARK}装饰', manager_name=MARK, manager_phone='13811113333',
+                            planned_start=date(2026, 1, 1), planned_end=date(2026, 3, 1), scope=MARK,
+                            deposit_fen=200000)
+    gate = Gate(code=f'{MARK.lower()}-gate', name=f'{MARK}北门')
+    grant = AccessGrant(resident=resident, gate=gate, credential_kind='card', credential_ref=f'{MARK}-card')
+    batch = ImportBatch(filename=f'{MARK}.xlsx', status='previewed')
+    db.session.add_all([building, unit, room, space, resident, occupancy, vehicle, renovation, gate, grant, batch])
+    db.session.commit()
+    return {'building_id': building.id, 'unit_id': unit.id, 'room_id': room.id, 'space_id': space.id,
+            'resident_id': resident.id, 'occupancy_id': occupancy.id, 'vehicle_id': vehicle.id,
+            'renovation_id': renovation.id, 'gate_id': gate.id, 'grant_id': grant.id, 'batch_id': batch.id}
+
+
+#: URL parameters that name one of A's objects: B must get 404 (or 403 for a role that may not ask at all).
+OBJECT_PARAMS = {'user_id', 'job_id', 'token', 'building_id', 'unit_id', 'room_id', 'space_id', 'resident_id',
+                 'occupancy_id', 'vehicle_id', 'renovation_id', 'gate_id', 'grant_id', 'batch_id'}
+
+
 def a_values(world) -> dict:
     """One of tenant A's values for every URL parameter name in the app."""
     return {
-        'user_id': world['resident_id'],
-        'job_id': world['job_id'],
+        **{name: world[name] for name in OBJECT_PARAMS - {'token'}},
         'token': world['invite_token'],
         'slug': world['a_slug'],
         'action': 'suspend',
@@ -99,7 +136,17 @@ def snapshot(app, world):
         users = db.session.execute(sa.select(User.id, User.name, User.active, User.password_hash, User.locale)
                                    .order_by(User.id)).all()
         jobs = db.session.execute(sa.select(JobRecord.id, JobRecord.status, JobRecord.finished_at)).all()
-        return users, jobs
+        others = [db.session.execute(sa.select(*model.__table__.columns).order_by(model.id)).all()
+                  for model in _a_models()]
+        return users, jobs, others
+
+
+def _a_models():
+    from propsaas.property.models import Building, ParkingSpace, Room, RoomEvent, Unit
+    from propsaas.residents import models as r
+
+    return [Building, Unit, Room, RoomEvent, ParkingSpace, r.Resident, r.Occupancy, r.Vehicle, r.Renovation,
+            r.RenovationVisit, r.Gate, r.AccessGrant, r.ImportBatch]
 
 
 def rules(app):
@@ -129,7 +176,7 @@ def test_walk_every_url_rule_as_tenant_b(app, world, role):
             if path.startswith('/api/') and rule.endpoint != 'api-docs.openapi_json':
                 # The API ignores the session cookie (bearer tokens only): walked with tokens below.
                 assert response.status_code in (401, 404, 405, 415), f'{method} {path}: {response.status_code}'
-            elif rule.arguments & {'user_id', 'job_id', 'token'}:
+            elif rule.arguments & OBJECT_PARAMS:
                 assert response.status_code in (403, 404), f'{method} {path} as B {role}: {response.status_code}'
                 if role == 'admin' and 'token' not in rule.arguments:
                     assert response.status_code == 404, f'{method} {path}: A\'s object must be 404 for B\'s admin'
