@@ -25,9 +25,9 @@ def _require_json_body():
 
 
 def _resources():
-    from . import auth, jobs, me, users
+    from . import access, auth, imports, jobs, me, property, renovations, residents, users
 
-    return (auth, me, jobs, users)
+    return (auth, me, jobs, users, property, residents, imports, renovations, access)
 
 
 def _set_up_blueprints() -> None:

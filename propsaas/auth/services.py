@@ -5,6 +5,7 @@ Services never commit: the view, CLI command or job that calls them commits once
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -22,8 +23,8 @@ _EMAIL_RE = re.compile(r'^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$')
 
 
 def normalize_mobile(value: str) -> str | None:
-    """'+86 138-0013-8000' -> '13800138000'; None when it is not a mainland mobile number."""
-    digits = re.sub(r'[\s\-()]', '', value or '')
+    """'+86 138-0013-8000', full-width '１３８…' -> '13800138000'; None when it is not a mainland mobile number."""
+    digits = re.sub(r'[\s\-()（）]', '', unicodedata.normalize('NFKC', value or ''))
     for prefix in ('+86', '0086', '86'):
         if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
             digits = digits[len(prefix):]

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint('residents', __name__)
 
-from . import views  # noqa: E402,F401
+from . import access_views, import_views, renovation_views, views  # noqa: E402,F401

@@ -176,3 +176,17 @@ class ImportBatch(TenantScoped, db.Model):
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey('users.id', ondelete='SET NULL'))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PersonalInfoAccess(TenantScoped, db.Model):
+    """Who saw a resident's full ID number or phone, and when (PIPL: access control and a record of it)."""
+
+    __tablename__ = 'personal_info_access'
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(sa.ForeignKey('residents.id'), index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey('users.id', ondelete='SET NULL'))
+    #: which value: 'id_number', 'mobile'
+    field: Mapped[str] = mapped_column(sa.String(20))
+    #: where: 'page', 'api', 'export'
+    channel: Mapped[str] = mapped_column(sa.String(10))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,2 @@
+"""Staff pages of the residents feature: access."""
+from . import bp  # noqa: F401
