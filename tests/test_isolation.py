@@ -207,7 +207,8 @@ def test_walk_every_api_operation_as_tenant_b(app, world, role):
         for name, value in values.items():
             url = url.replace('{' + name + '}', str(value))
         assert '{' not in url, f'{path}: give the isolation walk one of A\'s values for its parameter'
-        body = {'login': f'admin@{world["a_slug"]}.cn', 'password': PASSWORD} if method == 'POST' else None
+        body = ({'login': f'admin@{world["a_slug"]}.cn', 'password': PASSWORD}
+                if method in ('POST', 'PUT', 'PATCH') else None)
         response = client.open(url, method=method, json=body, headers=headers,
                                base_url=f'http://{world["b_slug"]}.localhost')
         text = response.get_data(as_text=True)

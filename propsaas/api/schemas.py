@@ -45,6 +45,7 @@ ERROR_DESCRIPTIONS = {
     415: 'the body is not application/json',
     422: 'invalid fields; see error.fields',
     429: 'too many failed attempts; try again later',
+    503: 'background processing is unavailable; the job is recorded and runs when it is back',
 }
 
 

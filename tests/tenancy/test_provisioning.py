@@ -47,10 +47,11 @@ def test_same_slug_twice_is_refused_and_changes_nothing(app, runner):
     s = slug()
     args = ['tenants', 'create', s, '--name', '甲', '--admin-email', 'a@a.cn', '--admin-password', 'Valid-Pass-2026']
     assert runner.invoke(args=args).exit_code == 0
-    again = runner.invoke(args=['tenants', 'create', s, '--name', '乙', '--admin-email', 'b@b.cn'])
+    other_name = f'乙{s}'
+    again = runner.invoke(args=['tenants', 'create', s, '--name', other_name, '--admin-email', 'b@b.cn'])
     assert again.exit_code != 0
     assert 'exists already' in again.output
-    assert count_tenants(app, slug=s) == 1 and count_tenants(app, name='乙') == 0
+    assert count_tenants(app, slug=s) == 1 and count_tenants(app, name=other_name) == 0
 
 
 @pytest.mark.parametrize('bad_slug, reason', [('www', 'reserved'), ('Bad_Slug', 'lowercase'), ('ab', '3-40')])
