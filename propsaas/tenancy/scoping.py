@@ -49,9 +49,25 @@ def _scope_statement(state) -> None:
             raise NoTenantError('tenant-scoped data queried with no tenant set; use tenant_scope() or platform_scope()')
         return
     # Added to every statement while a tenant is set: it only affects the scoped entities it finds.
-    state.statement = state.statement.options(
+    statement = state.statement.options(
         with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
     )
+    if state.is_select:
+        # A table can enter FROM without an entity: select(func.count()).where(Building.has_lift). Filter those too.
+        scoped = _scoped_tables()
+        for table in _plain_tables(statement.get_final_froms()):
+            if table in scoped:
+                statement = statement.where(table.c.tenant_id == tenant_id)
+    state.statement = statement
+
+
+def _plain_tables(froms):
+    """Tables that stand in FROM themselves (alone or in joins), not inside aliases or subqueries."""
+    for element in froms:
+        if isinstance(element, sa.Table):
+            yield element
+        elif isinstance(element, sa.sql.selectable.Join):
+            yield from _plain_tables([element.left, element.right])
 
 
 @event.listens_for(TenantScoped, 'load', propagate=True)

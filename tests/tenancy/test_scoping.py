@@ -110,6 +110,15 @@ def test_identity_map_cannot_hand_over_another_tenants_row(app, two_tenants):
             assert found is None
 
 
+def test_table_only_named_in_where_is_scoped(app, two_tenants, in_tenant):
+    a, b, ids = two_tenants
+    with in_tenant(b) as session:
+        residents = sa.select(sa.func.count()).where(User.role == 'resident')
+        assert session.execute(residents).scalar_one() == 2
+        joined = sa.select(sa.func.count()).select_from(User).join(AccessToken, AccessToken.user_id == User.id)
+        assert session.execute(joined).scalar_one() == 0
+
+
 def test_entity_free_select_from_is_scoped(app, two_tenants, in_tenant):
     """``count(*)`` names no entity, only the table in FROM: still filtered."""
     a, b, ids = two_tenants
