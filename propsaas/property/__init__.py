@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint('property', __name__)
 
-from . import views  # noqa: E402,F401
+from . import provisioning, views  # noqa: E402,F401

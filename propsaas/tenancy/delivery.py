@@ -9,6 +9,7 @@ A template is a folder of human-edited TOML files (see ``docs/delivery-templates
       inspections.toml   [[plans]]
       notices.toml       [[templates]]
       faq.toml           [[entries]]
+      property.toml      room_tags, [[room_types]], [[gates]], [import]   (optional: defaults when absent)
 
 ``load_template`` reads and validates one folder and reports *every* problem at once in a
 ``TemplateError`` whose messages name the file and the key (``fees.toml: fee_items[2].rate: ...``).
@@ -36,7 +37,10 @@ __all__ = [
     'INSPECTION_TARGETS',
     'NOTICE_CATEGORIES',
     'NOTICE_PLACEHOLDERS',
+    'IMPORT_FIELDS',
+    'OPTIONAL_FILES',
     'REQUIRED_FILES',
+    'ROOM_TYPES',
     'DeliveryTemplate',
     'TemplateError',
     'list_templates',
@@ -48,6 +52,32 @@ NAME_RE = re.compile(r'[a-z0-9][a-z0-9-]{0,62}')
 CODE_RE = re.compile(r'[a-z][a-z0-9_]*')
 
 REQUIRED_FILES = ('tenant.toml', 'fees.toml', 'repairs.toml', 'inspections.toml', 'notices.toml', 'faq.toml')
+#: files a template may leave out: the defaults below apply (a template made before the file existed still loads)
+OPTIONAL_FILES = ('property.toml',)
+KNOWN_FILES = REQUIRED_FILES + OPTIONAL_FILES
+
+#: room types the system knows (the same as propsaas.property.models.ROOM_TYPES); a template picks and names them
+ROOM_TYPES = ('residence', 'shop', 'office', 'storage')
+DEFAULT_ROOM_TYPE_NAMES = {'residence': '住宅', 'shop': '商铺', 'office': '办公', 'storage': '储藏室'}
+#: what a door controller calls a gate: 'north-gate', 'b1-entrance'
+GATE_CODE_RE = re.compile(r'[a-z0-9][a-z0-9-]{0,39}')
+#: the fields of a residents import (canonical name -> the column headers that mean it), in table order
+IMPORT_FIELDS = {
+    'building': ['楼栋', '楼栋号', '楼号', '栋'],
+    'unit': ['单元', '单元号'],
+    'room': ['房号', '房间号', '房屋', '门牌号'],
+    'name': ['姓名', '业主姓名', '住户姓名'],
+    'mobile': ['手机', '手机号', '手机号码', '联系电话', '电话'],
+    'other_phone': ['固定电话', '座机', '其他电话'],
+    'role': ['身份', '类型', '住户类型'],
+    'moved_in_on': ['入住时间', '入住日期'],
+    'area': ['建筑面积', '面积'],
+    'id_number': ['身份证', '身份证号', '身份证号码'],
+    'emergency_contact': ['紧急联系人'],
+    'emergency_phone': ['紧急联系电话', '紧急联系人电话'],
+    'plate': ['车牌', '车牌号'],
+    'note': ['备注'],
+}
 
 #: duties every project needs: 客服, 收费, 工程
 CORE_DUTIES = ('service_desk', 'cashier', 'technician')
@@ -196,8 +226,11 @@ class _Report:
 def _load_folder(name: str, path: Path) -> DeliveryTemplate:
     report = _Report()
     docs = {file: _read_toml(report, path, file) for file in REQUIRED_FILES}
-    for extra in sorted(p.name for p in path.glob('*.toml') if p.name not in REQUIRED_FILES):
-        report.error(extra, '', f'unknown file{_suggest(extra, REQUIRED_FILES)}; expected: {", ".join(REQUIRED_FILES)}')
+    for file in OPTIONAL_FILES:
+        docs[file] = _read_toml(report, path, file) if (path / file).exists() else _ABSENT
+    for extra in sorted(p.name for p in path.glob('*.toml') if p.name not in KNOWN_FILES):
+        known = ', '.join(REQUIRED_FILES) + f' (optional: {", ".join(OPTIONAL_FILES)})'
+        report.error(extra, '', f'unknown file{_suggest(extra, KNOWN_FILES)}; expected: {known}')
 
     tenant = _validate_tenant(report, docs['tenant.toml']) if docs['tenant.toml'] is not None else None
     # without any valid duty there is nothing to check plans against (and the duties error says why)
@@ -209,10 +242,13 @@ def _load_folder(name: str, path: Path) -> DeliveryTemplate:
         'inspections': ('inspections.toml', lambda r, doc: _validate_inspections(r, doc, duty_codes)),
         'notices': ('notices.toml', _validate_notices),
         'faq': ('faq.toml', _validate_faq),
+        'property': ('property.toml', _validate_property),
     }
     sections = {}
     for section, (file, validate) in validators.items():
-        if docs[file] is not None:
+        if docs[file] is _ABSENT:
+            sections[section] = validate(report, {}, absent=True)
+        elif docs[file] is not None:
             sections[section] = validate(report, docs[file])
 
     if report.errors:
@@ -226,6 +262,9 @@ def _load_folder(name: str, path: Path) -> DeliveryTemplate:
         sections=sections,
         path=path,
     )
+
+
+_ABSENT = object()  # an optional file that isn't there
 
 
 def _read_toml(report: _Report, folder: Path, file: str) -> dict | None:
@@ -456,7 +495,8 @@ _EntryCheck = Callable[[_Report, str, str, dict, dict], None]
 
 
 def _check_array(
-    report: _Report, file: str, key: str, doc: dict, fields: dict[str, _Field], check_entry: _EntryCheck | None = None
+    report: _Report, file: str, key: str, doc: dict, fields: dict[str, _Field], check_entry: _EntryCheck | None = None,
+    required: bool = True,
 ) -> list[tuple[str, dict, dict]]:
     """Check every entry of an array of tables; returns ``(path, raw, valid)`` triples.
 
@@ -464,7 +504,7 @@ def _check_array(
     right after the entry's own keys, so the messages come out in the order of the file.
     """
     entries = []
-    for path, raw in _array_entries(report, file, key, doc):
+    for path, raw in _array_entries(report, file, key, doc, required):
         valid = _check_table(report, file, path, raw, fields)
         if check_entry is not None:
             check_entry(report, file, path, raw, valid)
@@ -743,3 +783,98 @@ def _validate_faq(report: _Report, doc: dict) -> dict:
     _check_table(report, file, '', doc, {}, sections=('entries',))
     entries = _check_array(report, file, 'entries', doc, FAQ_FIELDS)
     return {'entries': [valid for _, _, valid in entries]}
+
+
+# --------------------------------------------------------------------------- property.toml
+
+
+def _short_text(limit: int) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        value = _text(value)
+        if len(value) > limit:
+            raise _Invalid(f'at most {limit} characters, got {len(value)}')
+        return value
+
+    return check
+
+
+def _unique_texts(limit: int, what: str) -> Callable[[Any], list[str]]:
+    """An array of distinct non-empty strings of at most ``limit`` characters (may be empty)."""
+
+    def check(value: Any) -> list[str]:
+        if not isinstance(value, list):
+            raise _Invalid(f'must be an array of strings like ["{what}"], got {_describe(value)}')
+        seen: set[str] = set()
+        for number, item in enumerate(value, 1):
+            if not isinstance(item, str) or not item.strip():
+                raise _Invalid(f'item {number} must be a non-empty string, got {_describe(item)}')
+            if item != item.strip() or len(item) > limit:
+                raise _Invalid(f'item {number} "{item}": at most {limit} characters, no spaces around it')
+            if item in seen:
+                raise _Invalid(f'"{item}" is listed twice')
+            seen.add(item)
+        return list(value)
+
+    return check
+
+
+def _header_list(value: Any) -> list[str]:
+    headers = _unique_texts(30, '手机号')(value)
+    if not headers:
+        raise _Invalid('must list at least one column header')
+    return headers
+
+
+def _gate_code(value: Any) -> str:
+    if not isinstance(value, str) or not GATE_CODE_RE.fullmatch(value):
+        raise _Invalid('must be lowercase letters, digits and "-" (at most 40) like "north-gate", '
+                       f'got {_describe(value)}')
+    return value
+
+
+PROPERTY_FIELDS = {'room_tags': _opt(_unique_texts(20, '临街'), [])}
+ROOM_TYPE_FIELDS = {'code': _req(_choice(*ROOM_TYPES)), 'name': _req(_short_text(20))}
+GATE_FIELDS = {'code': _req(_gate_code), 'name': _req(_short_text(60))}
+IMPORT_HEADER_FIELDS = {key: _opt(_header_list, list(headers)) for key, headers in IMPORT_FIELDS.items()}
+
+
+def default_property() -> dict:
+    """What a template without property.toml gets: every room type, no tags, no gates, the usual headers."""
+    return {
+        'room_types': [{'code': code, 'name': DEFAULT_ROOM_TYPE_NAMES[code]} for code in ROOM_TYPES],
+        'room_tags': [],
+        'gates': [],
+        'import_headers': {key: list(headers) for key, headers in IMPORT_FIELDS.items()},
+    }
+
+
+def _validate_property(report: _Report, doc: dict, absent: bool = False) -> dict:
+    """Room types and tags, the access-control gates, and the column headers a residents import understands."""
+    if absent:
+        return default_property()
+    file = 'property.toml'
+    top = _check_table(report, file, '', doc, PROPERTY_FIELDS, sections=('room_types', 'gates', 'import'))
+    types = _check_array(report, file, 'room_types', doc, ROOM_TYPE_FIELDS)
+    _check_unique(report, file, types)
+    gates = _check_array(report, file, 'gates', doc, GATE_FIELDS, required=False)
+    _check_unique(report, file, gates)
+    _check_unique(report, file, gates, key='name')
+    headers = _check_table(report, file, 'import', doc.get('import', {}), IMPORT_HEADER_FIELDS)
+    _check_headers_distinct(report, file, headers)
+    return {
+        'room_types': [valid for _, _, valid in types],
+        'room_tags': top.get('room_tags', []),
+        'gates': [valid for _, _, valid in gates],
+        'import_headers': headers,
+    }
+
+
+def _check_headers_distinct(report: _Report, file: str, headers: dict[str, list[str]]) -> None:
+    """A column header means one field: the same header under two fields would make an import guess."""
+    owner: dict[str, str] = {}
+    for key, names in headers.items():
+        for name in names:
+            folded = re.sub(r'\s+', '', name).casefold()
+            if folded in owner and owner[folded] != key:
+                report.error(file, f'import.{key}', f'header "{name}" is also listed under import.{owner[folded]}')
+            owner.setdefault(folded, key)

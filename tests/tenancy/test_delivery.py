@@ -10,7 +10,9 @@ import pytest
 
 from propsaas.tenancy.delivery import (
     CORE_DUTIES,
+    IMPORT_FIELDS,
     NOTICE_CATEGORIES,
+    ROOM_TYPES,
     DeliveryTemplate,
     TemplateError,
     list_templates,
@@ -65,7 +67,7 @@ def test_shipped_template_loads_with_all_sections(name):
     assert template.path == (TENANTS / name).resolve()
     assert template.title and template.description
     assert template.settings == {'timezone': 'Asia/Shanghai', 'locale': 'zh_CN', 'billing_day': 1, 'currency': 'CNY'}
-    assert set(template.sections) == {'fees', 'repairs', 'inspections', 'notices', 'faq'}
+    assert set(template.sections) == {'fees', 'repairs', 'inspections', 'notices', 'faq', 'property'}
     codes = [duty['code'] for duty in template.duties]
     assert set(CORE_DUTIES) <= set(codes)
     assert len(codes) == len(set(codes))
@@ -364,7 +366,7 @@ def test_misnamed_file_is_reported(broken):
     assert errors_of(broken.parent) == [
         'faq.toml: missing required file',
         'faqs.toml: unknown file (did you mean "faq.toml"?); expected: tenant.toml, fees.toml, repairs.toml, '
-        'inspections.toml, notices.toml, faq.toml',
+        'inspections.toml, notices.toml, faq.toml (optional: property.toml)',
     ]
 
 
@@ -459,3 +461,95 @@ def test_utf8_bom_is_accepted(broken):
     path.write_bytes(b'\xef\xbb\xbf' + path.read_bytes())
 
     assert load_template('broken', broken.parent).sections['faq']['entries']
+
+
+# --------------------------------------------------------------------------- property.toml
+
+
+@pytest.mark.parametrize('name', SHIPPED)
+def test_shipped_property_section(name):
+    prop = load_template(name, TENANTS).sections['property']
+
+    codes = [t['code'] for t in prop['room_types']]
+    assert codes and set(codes) <= set(ROOM_TYPES) and len(codes) == len(set(codes))
+    assert prop['room_tags'] and len(prop['room_tags']) == len(set(prop['room_tags']))
+    assert 2 <= len(prop['gates']) <= 6  # a few main gates, not one per door
+    assert set(prop['import_headers']) == set(IMPORT_FIELDS)
+    assert all(prop['import_headers'].values())
+
+
+def test_residential_and_office_property_defaults():
+    home = load_template('standard-residential', TENANTS).sections['property']
+    office = load_template('standard-office', TENANTS).sections['property']
+    assert home['room_types'][0] == {'code': 'residence', 'name': '住宅'}
+    assert {'高层', '底层', '临街', '带花园', '复式'} <= set(home['room_tags'])
+    assert {'code': 'north-gate', 'name': '北门'} in home['gates']
+    assert {'code': 'south-gate', 'name': '南门'} in home['gates']
+    assert office['room_types'][0]['code'] == 'office'
+    assert {g['name'] for g in office['gates']} >= {'大堂闸机', '地库入口'}
+    headers = home['import_headers']
+    for field, header in (('room', '房间号'), ('building', '楼号'), ('unit', '单元号'), ('name', '业主姓名'),
+                          ('mobile', '联系电话'), ('role', '住户类型'), ('moved_in_on', '入住日期'),
+                          ('area', '建筑面积'), ('id_number', '身份证'), ('note', '备注')):
+        assert header in headers[field], field
+
+
+def test_room_types_match_the_models():
+    from propsaas.property.models import ROOM_TYPES as MODEL_ROOM_TYPES
+
+    assert ROOM_TYPES == MODEL_ROOM_TYPES
+
+
+def test_property_toml_is_optional(broken):
+    (broken / 'property.toml').unlink()
+
+    prop = load_template('broken', broken.parent).sections['property']
+    assert [t['code'] for t in prop['room_types']] == list(ROOM_TYPES)
+    assert prop['room_tags'] == [] and prop['gates'] == []
+    assert prop['import_headers'] == IMPORT_FIELDS
+
+
+def test_import_fields_left_out_take_the_defaults(broken):
+    edit(broken / 'property.toml', 'plate = ["车牌", "车牌号"]\n', '')
+
+    assert load_template('broken', broken.parent).sections['property']['import_headers']['plate'] == ['车牌', '车牌号']
+
+
+def test_property_errors_name_file_and_key(broken):
+    edit(broken / 'property.toml', 'code = "shop"', 'code = "villa"')
+    edit(broken / 'property.toml', 'code = "south-gate"', 'code = "South Gate"')
+    edit(broken / 'property.toml', 'code = "garage-entrance"', 'code = "north-gate"')
+    edit(broken / 'property.toml', '"复式", ', '"复式", "复式", ')
+    edit(broken / 'property.toml', 'note = ["备注"]', 'note = ["备注", "电话"]\nnotes = ["说明"]')
+    edit(broken / 'property.toml', 'area = ["建筑面积", "面积"]', 'area = []')
+
+    assert errors_of(broken.parent) == [
+        'property.toml: room_tags: "复式" is listed twice',
+        'property.toml: room_types[2].code: must be one of "residence", "shop", "office", "storage", '
+        'got string "villa"',
+        'property.toml: gates[2].code: must be lowercase letters, digits and "-" (at most 40) like "north-gate", '
+        'got string "South Gate"',
+        'property.toml: gates[3].code: duplicate code "north-gate" (already used by gates[1])',
+        'property.toml: import.notes: unknown key (did you mean "note"?); expected one of: '
+        + ', '.join(IMPORT_FIELDS),
+        'property.toml: import.area: must list at least one column header',
+        'property.toml: import.note: header "电话" is also listed under import.mobile',
+    ]
+
+
+def test_property_type_errors(broken):
+    edit(broken / 'property.toml', 'room_tags = [', 'room_tags = [1, ')
+    edit(broken / 'property.toml', 'name = "北门"', 'name = 1')
+
+    assert errors_of(broken.parent) == [
+        'property.toml: room_tags: item 1 must be a non-empty string, got integer 1',
+        'property.toml: gates[1].name: must be a string, got integer 1',
+    ]
+
+
+def test_property_needs_a_room_type(broken):
+    text = (broken / 'property.toml').read_text(encoding='utf-8')
+    start, end = text.index('[[room_types]]'), text.index('# 门禁点')
+    (broken / 'property.toml').write_text(text[:start] + text[end:], encoding='utf-8')
+
+    assert errors_of(broken.parent) == ['property.toml: room_types: missing: add at least one [[room_types]] entry']
