@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 import click
 from flask import current_app
@@ -183,19 +184,33 @@ def _send_pending_everywhere() -> int:
 @click.option('--burst', is_flag=True, help='Run the queued jobs, then exit.')
 def worker_cmd(burst):
     """Run an RQ worker for this app's jobs (needs REDIS_URL)."""
-    from .jobs.queue import recover_stalled_jobs
+    from redis.exceptions import RedisError
+
+    from .jobs.queue import QueueUnavailable, recover_stalled_jobs
     from .jobs.worker import make_worker
 
-    try:
-        worker = make_worker()
-    except RuntimeError as e:
-        _fail(str(e))
-    # Jobs left RUNNING by a worker that died, and records queued while Redis was away, go first.
-    recovered = recover_stalled_jobs()
-    sent = _send_pending_everywhere()
-    if recovered or sent:
-        click.echo(f'recovered {recovered} interrupted job(s), sent {sent} pending job(s)')
-    worker.work(burst=burst, with_scheduler=False)
+    if not current_app.config.get('REDIS_URL'):
+        _fail('REDIS_URL is not set: without Redis, jobs run inline and no worker is needed')
+    while True:
+        try:
+            worker = make_worker()
+            # Jobs left RUNNING by a worker that died, and records queued while Redis was away, go first.
+            recovered = recover_stalled_jobs()
+            sent = _send_pending_everywhere()
+            if recovered or sent:
+                click.echo(f'recovered {recovered} interrupted job(s), sent {sent} pending job(s)')
+            worker.work(burst=burst, with_scheduler=False)
+        except (RedisError, QueueUnavailable) as e:
+            if burst:
+                _fail(f'queue unavailable: {e}')
+            click.echo(f'queue unavailable ({e}); retrying in 5 s', err=True)
+            time.sleep(5)
+            continue
+        # RQ quits its loop on an unexpected error (e.g. Redis gone as a job ends); only a requested stop ends ours.
+        if burst or worker._stop_requested:
+            return
+        click.echo('worker stopped unexpectedly; starting again in 5 s', err=True)
+        time.sleep(5)
 
 
 def register(app) -> None:

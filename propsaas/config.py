@@ -77,6 +77,9 @@ def load_config() -> dict:
         'BABEL_TRANSLATION_DIRECTORIES': str(ROOT / 'propsaas' / 'translations'),
         # Failed-login throttling; counted in Redis when REDIS_URL is set so every worker shares one counter.
         'RATELIMIT_STORAGE_URI': redis_url or 'memory://',
+        # Redis down must not lock everybody out: count in memory per process until it is back.
+        'RATELIMIT_SWALLOW_ERRORS': True,
+        'RATELIMIT_IN_MEMORY_FALLBACK_ENABLED': True,
         'RATELIMIT_KEY_PREFIX': 'propsaas-rl',
         'RATELIMIT_HEADERS_ENABLED': False,
         'LOGIN_LIMIT_PER_ACCOUNT': os.environ.get('PROPSAAS_LOGIN_LIMIT_PER_ACCOUNT', '5 per 5 minutes'),

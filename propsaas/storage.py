@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 
 from flask import current_app
@@ -34,10 +35,35 @@ def path_for(key: str) -> Path:
     return path
 
 
+STALE_TEMP_SECONDS = 3600
+
+
+def _sweep_stale_temp_files(folder: Path, older_than: float = STALE_TEMP_SECONDS, pattern: str = '.tmp-*') -> int:
+    """Temp files of writes killed before their rename (a worker killed mid-job). A live writer keeps its temp
+    file's mtime fresh, so one untouched for ``older_than`` seconds has no writer left."""
+    cutoff = time.time() - older_than
+    swept = 0
+    for stale in folder.glob(pattern):
+        try:
+            if stale.stat().st_mtime < cutoff:
+                stale.unlink()
+                swept += 1
+        except FileNotFoundError:
+            pass  # another writer swept it first
+    return swept
+
+
+def sweep_orphaned_temp_files(tenant_id: int, older_than: float) -> int:
+    """All of one tenant's orphaned temp files (after a job of theirs was found interrupted)."""
+    root = tenant_root(tenant_id)
+    return _sweep_stale_temp_files(root, older_than, '**/.tmp-*') if root.exists() else 0
+
+
 def write_atomically(key: str, data: bytes) -> Path:
     """Write the whole file under a temp name in the same folder, then rename: readers never see half a file."""
     path = path_for(key)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_stale_temp_files(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix='.tmp-')
     try:
         with os.fdopen(fd, 'wb') as fh:

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from ..errors import DomainError
 from ..extensions import db
 from ..models_base import utcnow
+from ..storage import sweep_orphaned_temp_files
 from ..tenancy.context import NoTenantError, current_tenant_id, platform_scope, tenant_scope
 from .models import JobRecord
 
@@ -117,7 +118,7 @@ def enqueue(func, *ids, key: str | None = None, requested_by_id: int | None = No
     if record is None:
         record = JobRecord(kind=spec.name, key=key)
         db.session.add(record)
-    record.args, record.status, record.progress = args, JobRecord.QUEUED, 0
+    record.args, record.status, record.progress, record.attempts = args, JobRecord.QUEUED, 0, 0
     record.error = record.result = record.started_at = record.finished_at = None
     record.requested_by_id = requested_by_id
     record.created_at = utcnow()
@@ -183,9 +184,10 @@ def _dispatch(record_id: int, tenant_id: int) -> None:
 def send_pending() -> int:
     """Send every queued record of the current tenant to the queue again (after a Redis outage)."""
     rows = db.session.execute(sa.select(JobRecord.id).where(JobRecord.status == JobRecord.QUEUED)).scalars().all()
-    for record_id in rows:
+    sent = [record_id for record_id in rows if not _waiting_in_queue(record_id)]
+    for record_id in sent:
         _dispatch(record_id, current_tenant_id())
-    return len(rows)
+    return len(sent)
 
 
 def run_job(record_id: int, tenant_id: int) -> None:
@@ -274,6 +276,7 @@ def interrupted(record_id: int, tenant_id: int, reason: str) -> None:
         record = db.session.execute(sa.select(JobRecord).where(JobRecord.id == record_id)).scalar_one_or_none()
         if record is None or record.status != JobRecord.RUNNING:
             return
+        sweep_orphaned_temp_files(tenant_id, older_than=app.config['JOB_HEARTBEAT_SECONDS'] * 2)
         if record.attempts >= app.config['JOB_MAX_ATTEMPTS']:
             record.status, record.finished_at = JobRecord.FAILED, utcnow()
             record.error = f'{reason}；已尝试 {record.attempts} 次，不再自动重试，请稍后重新提交'
@@ -308,9 +311,10 @@ def resend_overdue_queued() -> int:
         overdue = db.session.execute(sa.select(JobRecord.id, JobRecord.tenant_id).where(
             JobRecord.status == JobRecord.QUEUED, JobRecord.created_at < cutoff)).all()
         db.session.rollback()
-    for record_id, tenant_id in overdue:
+    sent = [(record_id, tenant_id) for record_id, tenant_id in overdue if not _waiting_in_queue(record_id)]
+    for record_id, tenant_id in sent:
         _dispatch(record_id, tenant_id)
-    return len(overdue)
+    return len(sent)
 
 
 def report_progress(percent: int) -> None:

@@ -18,6 +18,11 @@ class PropsaasWorker(Worker):
     recovers. Either way the job runs again or ends FAILED with its reason: never RUNNING forever.
     """
 
+    @property
+    def dequeue_timeout(self) -> int:
+        # RQ blocks ~405 s waiting for a job and runs maintenance only after; wake up for our recovery instead.
+        return self.maintenance_interval
+
     def main_work_horse(self, job, queue):
         db.engine.dispose(close=False)
         return super().main_work_horse(job, queue)
