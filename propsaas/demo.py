@@ -26,6 +26,43 @@ DEMO_PEOPLE = [
 ]
 
 
+DEMO_HOUSEHOLDS = [
+    # (room code, name, mobile, role)
+    ('1-1-101', '张女士', '13800000003', 'owner'),
+    ('1-1-101', '张小明', None, 'family'),
+    ('1-1-102', '李建国', '13900001102', 'owner'),
+    ('1-1-201', '王芳', '13900001201', 'renter'),
+    ('1-2-301', '赵磊', '13900002301', 'owner'),
+    ('2-1-1801', '陈静', '13900011801', 'owner'),
+]
+
+
+def _demo_property(tenant) -> None:
+    """Two buildings from patterns and a few households, once; the demo resident login lives in 1-1-101."""
+    from datetime import date
+    from decimal import Decimal
+
+    from .property.models import Building
+    from .property.services import BuildingPattern, create_building
+    from .residents.models import Resident
+    from .residents.services import create_resident
+
+    if db.session.execute(sa.select(Building.id)).first():
+        return
+    create_building(BuildingPattern(name='1栋', units=2, floors=6, rooms_per_floor=2, has_lift=False,
+                                    areas=(Decimal('89.50'), Decimal('112.76'))), by_user_id=None)
+    create_building(BuildingPattern(name='2栋', units=1, floors=18, rooms_per_floor=4,
+                                    areas=(Decimal('95.00'),)), by_user_id=None)
+    db.session.flush()
+    for code, name, mobile, role in DEMO_HOUSEHOLDS:
+        create_resident({'name': name, 'mobile': mobile}, room_text=code, role=role,
+                        moved_in_on=date(2021, 5, 1), today=date.today())
+    db.session.flush()
+    resident_user = db.session.execute(sa.select(User).where(User.mobile == DEMO_PEOPLE[2][3])).scalar_one()
+    zhang = db.session.execute(sa.select(Resident).where(Resident.mobile == DEMO_PEOPLE[2][3])).scalar_one()
+    zhang.user_id = resident_user.id
+
+
 @demo_cli.command('setup')
 def setup_cmd():
     """Create (or keep) the demo tenant and its admin, staff and resident; print their logins."""
@@ -45,6 +82,7 @@ def setup_cmd():
                 user.mobile = mobile
             auth_services.accept_invitation(user, DEMO_PASSWORD)
             user.active = True
+        _demo_property(tenant)
         db.session.commit()
     base = current_app.config['BASE_DOMAIN']
     click.echo(f'demo tenant: http://{DEMO_SLUG}.{base}:{os.environ.get("PORT", "5000")}/')

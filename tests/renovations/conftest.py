@@ -1,0 +1,1 @@
+from tests.renovations.estate import estate  # noqa: F401  (the fixture)
