@@ -79,6 +79,10 @@ def init_blueprints(app: Flask) -> None:
         app.register_blueprint(bp)
     init_api(app)
 
+    from .auth.models import mask_mobile
+
+    app.add_template_filter(mask_mobile)
+
     @app.context_processor
     def _layout():
         from flask_babel import get_locale

@@ -7,6 +7,7 @@ from __future__ import annotations
 from functools import wraps
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -20,6 +21,8 @@ from ..errors import DomainError
 from ..extensions import db
 from ..models_base import get_or_404
 from ..tenancy.guards import tenant_only
+from ..residents import renovations
+from ..residents.models import Occupancy
 from . import bp, services
 from .forms import BuildingForm, BuildingPatternForm, MergeForm, RenameForm, RoomForm, SpaceForm
 from .models import ROOM_STATUSES, ROOM_TYPES, SPACE_KINDS, Building, ParkingSpace, Room, Unit
@@ -211,8 +214,20 @@ def room(room_id):
                                      .order_by(Room.code)).scalars().all()
     spaces = db.session.execute(sa.select(ParkingSpace).where(ParkingSpace.room_id == room.id)
                                 .order_by(ParkingSpace.code)).scalars().all()
+    renovation = renovations.open_for_room(room.id)
     return render_template('property/room.html', room=room, events=events, names=names, merged_into=merged_into,
-                           merged_from=merged_from, spaces=spaces)
+                           merged_from=merged_from, spaces=spaces, occupants=_current_occupants(room),
+                           renovation=renovation,
+                           renovation_overdue=renovation is not None and renovations.is_overdue(
+                               renovation, renovations.tenant_today(g.tenant)))
+
+
+def _current_occupants(room: Room) -> list:
+    """Who lives here now (phones masked: a room page is not where full personal information is shown)."""
+    return db.session.execute(
+        sa.select(Occupancy).options(selectinload(Occupancy.resident))
+        .where(Occupancy.room_id == room.id, Occupancy.moved_out_on.is_(None))
+        .order_by(Occupancy.role, Occupancy.moved_in_on)).scalars().all()
 
 
 def _room_form(room: Room, settings) -> RoomForm:

@@ -35,7 +35,8 @@ def provisioner(func):
 def _settings_from_template(tenant: Tenant, template: DeliveryTemplate) -> None:
     tenant.timezone = template.settings.get('timezone', tenant.timezone)
     tenant.locale = template.settings.get('locale', tenant.locale)
-    tenant.settings = {**template.settings, 'duties': [dict(d) for d in template.duties]}
+    fee_rules = template.sections.get('fees', {}).get('rules', {})
+    tenant.settings = {**template.settings, 'duties': [dict(d) for d in template.duties], 'rules': dict(fee_rules)}
 
 
 @dataclass

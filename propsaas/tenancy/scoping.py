@@ -62,12 +62,18 @@ def _scope_statement(state) -> None:
 
 
 def _plain_tables(froms):
-    """Tables that stand in FROM themselves (alone or in joins), not inside aliases or subqueries."""
+    """Tables that stand in FROM themselves (alone or in joins), not inside aliases or subqueries.
+
+    The nullable side of an outer join is left out: a WHERE on it would drop the rows it doesn't match (the
+    entity criteria put its filter in the ON clause instead).
+    """
     for element in froms:
         if isinstance(element, sa.Table):
             yield element
         elif isinstance(element, sa.sql.selectable.Join):
-            yield from _plain_tables([element.left, element.right])
+            if element.full:
+                continue
+            yield from _plain_tables([element.left] if element.isouter else [element.left, element.right])
 
 
 @event.listens_for(TenantScoped, 'load', propagate=True)

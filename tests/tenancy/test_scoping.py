@@ -117,6 +117,9 @@ def test_table_only_named_in_where_is_scoped(app, two_tenants, in_tenant):
         assert session.execute(residents).scalar_one() == 2
         joined = sa.select(sa.func.count()).select_from(User).join(AccessToken, AccessToken.user_id == User.id)
         assert session.execute(joined).scalar_one() == 0
+        # An outer join keeps the rows with nothing on its other side.
+        outer = sa.select(User.name).outerjoin(AccessToken, AccessToken.user_id == User.id)
+        assert len(session.execute(outer).all()) == 3
 
 
 def test_entity_free_select_from_is_scoped(app, two_tenants, in_tenant):
