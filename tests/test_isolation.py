@@ -71,8 +71,7 @@ def _property_and_residents_of_a() -> dict:
 
     from propsaas.extensions import db
     from propsaas.property.models import Building, ParkingSpace, Room, Unit
-    from propsaas.residents.models import (AccessGrant, Gate, ImportBatch, Occupancy, Renovation, Resident,
-                                           Vehicle)
+    from propsaas.residents.models import AccessGrant, Gate, ImportBatch, Occupancy, Renovation, Resident, Vehicle
 
     building = Building(name=f'{MARK}栋')
     unit = Unit(building=building, name=f'{MARK}单元')

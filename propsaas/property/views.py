@@ -7,11 +7,11 @@ from __future__ import annotations
 from functools import wraps
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 from ..auth.models import User
@@ -20,9 +20,9 @@ from ..core.navigation import add_nav
 from ..errors import DomainError
 from ..extensions import db
 from ..models_base import get_or_404
-from ..tenancy.guards import tenant_only
 from ..residents import renovations
 from ..residents.models import Occupancy
+from ..tenancy.guards import tenant_only
 from . import bp, services
 from .forms import BuildingForm, BuildingPatternForm, MergeForm, RenameForm, RoomForm, SpaceForm
 from .models import ROOM_STATUSES, ROOM_TYPES, SPACE_KINDS, Building, ParkingSpace, Room, Unit
