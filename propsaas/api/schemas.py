@@ -44,6 +44,7 @@ ERROR_DESCRIPTIONS = {
     404: 'no such object in this project',
     415: 'the body is not application/json',
     422: 'invalid fields; see error.fields',
+    409: 'the object is not in a state that allows this',
     429: 'too many failed attempts; try again later',
     503: 'background processing is unavailable; the job is recorded and runs when it is back',
 }
