@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
 
 from ..errors import DomainError
 from ..extensions import db
@@ -87,7 +88,7 @@ def _live_token(raw: str, kind: str) -> AccessToken | None:
     if not raw or len(raw) > 200:
         return None
     return db.session.execute(
-        sa.select(AccessToken).where(
+        sa.select(AccessToken).options(joinedload(AccessToken.user)).where(  # the user comes along: one query
             AccessToken.token_hash == hash_token(raw),
             AccessToken.kind == kind,
             AccessToken.revoked_at.is_(None),

@@ -52,8 +52,9 @@ def _scope_statement(state) -> None:
     statement = state.statement.options(
         with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
     )
-    if state.is_select:
+    if state.is_select and not state.all_mappers:
         # A table can enter FROM without an entity: select(func.count()).where(Building.has_lift). Filter those too.
+        # (Only for entity-free statements: get_final_froms() compiles, too dear for every query.)
         scoped = _scoped_tables()
         for table in _plain_tables(statement.get_final_froms()):
             if table in scoped:
