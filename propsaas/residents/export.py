@@ -13,12 +13,11 @@ from ..extensions import db
 from ..jobs.queue import enqueue, job, report_progress
 from ..storage import write_atomically
 from .identity import mask_id_number, mask_phone
-from .models import Resident
+from .models import ROLE_NAMES, Resident
 from .services import LIST_OPTIONS, ResidentFilters, resident_select
 
 HEADER = ['楼栋', '单元', '房号', '房屋编码', '姓名', '身份', '手机号', '其他电话', '身份证号', '入住日期', '迁出日期',
           '状态', '车辆', '紧急联系人', '紧急联系电话', '备注']
-ROLE_NAMES = {'owner': '业主', 'renter': '租户', 'family': '家属'}
 BATCH = 500
 
 
@@ -47,7 +46,8 @@ def _rows(resident: Resident, filters: ResidentFilters):
     for o in links:
         room = o.room
         yield [safe_cell(room.building.name), safe_cell(room.unit.name if room.unit else ''), safe_cell(room.number),
-               safe_cell(room.code), *person, ROLE_NAMES[o.role], *phones, _day(o.moved_in_on), _day(o.moved_out_on),
+               safe_cell(room.code), *person, str(ROLE_NAMES[o.role]), *phones,
+               _day(o.moved_in_on), _day(o.moved_out_on),
                '在住' if o.moved_out_on is None else '已迁出', *tail]
 
 

@@ -39,7 +39,7 @@ from ..tenancy.models import Tenant
 from . import importing
 from .identity import mask_id_number
 from .importing import NEW, UNCHANGED, UPDATE, Existing, Occupant, Row, Summary
-from .models import ImportBatch, Occupancy, Resident
+from .models import ROLE_NAMES, ImportBatch, Occupancy, Resident
 
 log = logging.getLogger(__name__)
 
@@ -560,7 +560,7 @@ def display_row(item: dict) -> dict:
     if fields.get('id_number'):
         fields['id_number'] = mask_id_number(fields['id_number'])
     role = fields.get('role')
-    return {**item, 'fields': fields, 'role_name': importing.ROLE_NAMES.get(role, ''),
+    return {**item, 'fields': fields, 'role_name': ROLE_NAMES.get(role, ''),
             'reason': '；'.join(f'{c}：{m}' for c, m in item.get('errors') or [])}
 
 

@@ -87,7 +87,6 @@ ROLE_WORDS = {
     '租户': 'renter', '租客': 'renter', '承租人': 'renter', 'renter': 'renter', 'tenant': 'renter',
     '家属': 'family', '家庭成员': 'family', '同住人': 'family', '亲属': 'family', 'family': 'family',
 }
-ROLE_NAMES = {'owner': '业主', 'renter': '租户', 'family': '家属'}
 TOTAL_WORDS = ('合计', '总计', '小计')
 
 _BRACKETS = re.compile(r'[(\[【〔{<《].*?[)\]】〕}>》]')

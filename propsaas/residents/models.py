@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -12,6 +13,8 @@ from ..property.models import ParkingSpace, Room
 from ..tenancy.scoping import TenantScoped
 
 ROLES = ('owner', 'renter', 'family')  # 业主, 租户, 家属
+#: what people call each role, in the reader's language (Excel files and jobs: Chinese)
+ROLE_NAMES = {'owner': _l('业主'), 'renter': _l('租户'), 'family': _l('家属')}
 
 
 class Resident(TenantScoped, db.Model):

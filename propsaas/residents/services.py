@@ -27,7 +27,6 @@ from . import access
 from .identity import IdNumberError, mask_id_number, mask_phone, normalize_id_number, normalize_phone, normalize_plate
 from .models import ROLES, AccessGrant, Occupancy, PersonalInfoAccess, Resident, Vehicle
 
-ROLE_NAMES = {'owner': _l('业主'), 'renter': _l('租户'), 'family': _l('家属')}
 STATUSES = ('current', 'moved_out', 'all')
 #: personal information shown masked to everyone but admins, and in full to admins only on the detail
 PERSONAL_FIELDS = ('mobile', 'other_phone', 'id_number', 'emergency_phone')

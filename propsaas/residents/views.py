@@ -20,7 +20,8 @@ from ..tenancy.guards import tenant_only
 from . import bp, services
 from .export import start_export
 from .forms import EditResidentForm, FilterForm, MoveOutForm, OccupancyForm, ResidentForm, VehicleForm
-from .services import ROLE_NAMES, ResidentFilters
+from .models import ROLE_NAMES
+from .services import ResidentFilters
 
 tenant_only(bp)
 PER_PAGE = 20
