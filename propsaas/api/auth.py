@@ -27,8 +27,9 @@ def _bearer() -> str | None:
     return value.strip() if scheme.lower() == 'bearer' and value.strip() else None
 
 
-def api_login_required(*roles: str):
-    """Authenticate the request by its bearer token (of this tenant); 401 without one, 403 for other roles."""
+def api_login_required(*roles: str, duties: tuple[str, ...] = ()):
+    """Authenticate the request by its bearer token (of this tenant); 401 without one, 403 for other roles, and,
+    when ``duties`` are named, 403 for staff with none of them (admins have every duty)."""
 
     def decorator(view):
         @wraps(view)
@@ -38,6 +39,8 @@ def api_login_required(*roles: str):
             if user is None:
                 abort(401)
             if roles and user.role not in roles:
+                abort(403)
+            if duties and not any(user.has_duty(duty) for duty in duties):
                 abort(403)
             g.api_user, g.api_token = user, raw
             return view(*args, **kwargs)

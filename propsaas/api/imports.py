@@ -60,18 +60,8 @@ def _conflict(view):
                             '(still being checked, already committed, nothing valid to import)')(view)
 
 
-def _import_user(view):
-    """Bearer token of an admin, or of staff with the service desk duty (403 otherwise)."""
-    from functools import wraps
-
-    @wraps(view)
-    @api_login_required('admin', 'staff')
-    def wrapper(*args, **kwargs):
-        if not g.api_user.has_duty('service_desk'):
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapper
+#: admins, or staff with the service desk duty (403 otherwise)
+_import_user = api_login_required('admin', 'staff', duties=('service_desk',))
 
 
 class ImportUploadSchema(ma.Schema):

@@ -192,17 +192,8 @@ def _reloaded(resident_id: int):
     return services.load_resident(resident_id)
 
 
-def manager_required(view):
-    """Admins and service-desk staff (客服) write; other staff read; residents neither."""
-
-    @wraps(view)
-    @api_login_required('admin', 'staff')
-    def wrapper(*args, **kwargs):
-        if not g.api_user.has_duty('service_desk'):
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapper
+#: admins and service-desk staff (客服) write; other staff read; residents neither
+manager_required = api_login_required('admin', 'staff', duties=('service_desk',))
 
 
 def with_resident(view):

@@ -72,3 +72,18 @@ def require_role(*roles: str):
 
 def require_staff(view):
     return require_role('admin', 'staff')(view)
+
+
+def require_duty(*duties: str):
+    """Allow admins, and staff with one of ``duties`` (e.g. 'service_desk'); others get the login page / 403."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not any(current_user.has_duty(duty) for duty in duties):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return require_staff(wrapper)
+
+    return decorator

@@ -4,8 +4,6 @@ Staff (admin, staff) can look; admins and the service desk (客服) can change. 
 """
 from __future__ import annotations
 
-from functools import wraps
-
 import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -15,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 from ..auth.models import User
-from ..auth.sessions import require_staff
+from ..auth.sessions import require_duty, require_staff
 from ..core.navigation import add_nav
 from ..errors import DomainError
 from ..extensions import db
@@ -33,16 +31,8 @@ MAX_PAGE = 100_000
 EDIT_DUTY = 'service_desk'
 
 
-def require_editor(view):
-    """Staff who may change the property structure: admins and the service desk."""
-
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if not current_user.has_duty(EDIT_DUTY):
-            abort(403)
-        return view(*args, **kwargs)
-
-    return require_staff(wrapper)
+#: staff who may change the property structure: admins and the service desk
+require_editor = require_duty(EDIT_DUTY)
 
 
 def can_edit() -> bool:

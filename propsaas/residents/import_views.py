@@ -5,7 +5,6 @@ Who: tenant admins, and staff with the service desk duty (客服). Everything el
 from __future__ import annotations
 
 import io
-from functools import wraps
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
@@ -14,7 +13,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 
-from ..auth.sessions import require_role
+from ..auth.sessions import require_duty
 from ..core.navigation import add_nav
 from ..errors import DomainError
 from ..extensions import db
@@ -34,17 +33,8 @@ class ImportUploadForm(FlaskForm):
     file = FileField(_l('住户表格（.xlsx 或 .csv）'), validators=[FileRequired(_l('请选择要导入的文件'))])
 
 
-def require_import_access(view):
-    """Admins, and staff with the service desk duty; other staff and residents get 403."""
-
-    @wraps(view)
-    @require_role('admin', 'staff')
-    def wrapper(*args, **kwargs):
-        if not current_user.has_duty('service_desk'):
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapper
+#: admins, and staff with the service desk duty; other staff and residents get 403
+require_import_access = require_duty('service_desk')
 
 
 def _batches_page():

@@ -2,8 +2,6 @@
 and the resident's own 我的房屋."""
 from __future__ import annotations
 
-from functools import wraps
-
 import sqlalchemy as sa
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -11,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..auth.models import User
-from ..auth.sessions import require_role, require_staff
+from ..auth.sessions import require_duty, require_role, require_staff
 from ..core.navigation import add_nav
 from ..errors import DomainError
 from ..extensions import db
@@ -33,15 +31,7 @@ def can_manage(user) -> bool:
     return bool(user.is_authenticated and user.is_staff and user.has_duty('service_desk'))
 
 
-def require_manager(view):
-    @wraps(view)
-    @require_role('admin', 'staff')
-    def wrapper(*args, **kwargs):
-        if not can_manage(current_user):
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapper
+require_manager = require_duty('service_desk')
 
 
 def room_url(room_id: int) -> str | None:
