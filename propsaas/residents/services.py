@@ -22,7 +22,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..models_base import MAX_ID
 from ..property.addresses import parse_room_address
-from ..property.models import Room
+from ..property.models import Room, RoomEvent
 from . import access
 from .identity import IdNumberError, mask_id_number, mask_phone, normalize_id_number, normalize_phone, normalize_plate
 from .models import ROLES, AccessGrant, Occupancy, PersonalInfoAccess, Resident, Vehicle
@@ -209,6 +209,7 @@ def create_resident(values: dict, *, room_text: str, role: str, moved_in_on: dat
     resident = Resident(**fields)
     db.session.add(resident)
     db.session.add(Occupancy(resident=resident, room=room, role=role, moved_in_on=moved_in_on))
+    _room_occupied(room, True)
     return resident
 
 
@@ -232,6 +233,7 @@ def add_occupancy(resident: Resident, *, room_text: str, role: str, moved_in_on:
         raise DomainError(_l('%(name)s 已经是 %(room)s 的住户', name=resident.name, room=room.code), field='room')
     occupancy = Occupancy(resident=resident, room=room, role=role, moved_in_on=moved_in_on)
     db.session.add(occupancy)
+    _room_occupied(room, True)
     return occupancy
 
 
@@ -249,7 +251,18 @@ def end_occupancy(occupancy: Occupancy, *, moved_out_on: date | None, today: dat
                           field='moved_out_on')
     occupancy.moved_out_on = moved_out_on
     db.session.flush()
+    still_lived_in = db.session.execute(sa.select(Occupancy.id).where(
+        Occupancy.room_id == occupancy.room_id, Occupancy.moved_out_on.is_(None))).first()
+    _room_occupied(occupancy.room, bool(still_lived_in))
     return access.revoke_if_moved_out(occupancy.resident_id)
+
+
+def _room_occupied(room: Room, occupied: bool) -> None:
+    """Keep the room's status true to who lives there (a renovating room stays renovating), with its history."""
+    status = {(True, 'vacant'): 'occupied', (False, 'occupied'): 'vacant'}.get((occupied, room.status))
+    if status:
+        db.session.add(RoomEvent(room_id=room.id, kind='status', detail={'from': room.status, 'to': status}))
+        room.status = status
 
 
 def occupancy_of(resident: Resident, occupancy_id) -> Occupancy | None:

@@ -408,3 +408,31 @@ def test_portal_account_links_an_existing_resident_login_and_refuses_staff_mobil
     with in_tenant(e.tenant) as session:
         assert session.get(Resident, staff_owned).user_id is None
         assert session.execute(sa.select(sa.func.count(PersonalInfoAccess.id))).scalar() == 0
+
+
+def test_moving_in_and_out_keeps_the_room_status_true(app, make_tenant, make_user, client_for, in_tenant):
+    """A vacant room becomes occupied when someone moves in and vacant again when the last one leaves."""
+    from datetime import date
+
+    import sqlalchemy as sa
+
+    from propsaas.property.models import Building, Room, RoomEvent
+    from propsaas.residents import services
+    from propsaas.residents.models import Occupancy
+
+    tenant = make_tenant()
+    with in_tenant(tenant) as session:
+        building = Building(name='9栋')
+        room = Room(building=building, number='101', code='9-101', status='vacant')
+        session.add_all([building, room])
+        session.flush()
+        resident = services.create_resident({'name': '搬家人', 'mobile': '13911119999'}, room_text='9-101',
+                                            role='owner', moved_in_on=date(2024, 1, 1), today=date(2024, 6, 1))
+        session.flush()
+        assert room.status == 'occupied'
+        occupancy = session.execute(sa.select(Occupancy).where(Occupancy.resident_id == resident.id)).scalar_one()
+        services.end_occupancy(occupancy, moved_out_on=date(2024, 5, 1), today=date(2024, 6, 1))
+        assert room.status == 'vacant'
+        changes = session.execute(sa.select(RoomEvent.detail).where(RoomEvent.room_id == room.id,
+                                                                    RoomEvent.kind == 'status')).scalars().all()
+        assert [(c['from'], c['to']) for c in changes] == [('vacant', 'occupied'), ('occupied', 'vacant')]
