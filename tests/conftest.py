@@ -49,19 +49,9 @@ def _database_urls(tmp_root) -> tuple[str, str | None]:
     run = os.environ.get('PYTEST_XDIST_TESTRUNUID', uuid.uuid4().hex)[:8]
     name = f'propsaas_test_{run}_{_worker()}'
     with admin.connect() as conn:
-        # xdist workers start together: one at a time, or ALTER ROLE fails with "tuple concurrently updated".
-        conn.execute(sa.text('SELECT pg_advisory_lock(727001)'))
-        for statement in rls.roles_sql(OWNER_ROLE, APP_ROLE):
-            conn.execute(sa.text(statement))
-        conn.execute(sa.text('SELECT pg_advisory_unlock(727001)'))
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE {name} OWNER {OWNER_ROLE}'))
+    rls.create_database(admin, name, OWNER_ROLE, APP_ROLE)
     admin.dispose()
-    in_db = sa.create_engine(admin.url.set(database=name), isolation_level='AUTOCOMMIT')
-    with in_db.connect() as conn:
-        for statement in rls.database_grants_sql(OWNER_ROLE, APP_ROLE):
-            conn.execute(sa.text(statement))
-    in_db.dispose()
     base = admin.url.set(database=name, password=None)
     return (base.set(username=APP_ROLE).render_as_string(hide_password=False),
             base.set(username=OWNER_ROLE).render_as_string(hide_password=False))

@@ -168,3 +168,37 @@ def database_grants_sql(owner: str, app_role: str) -> list[str]:
         f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {app_role}',
         f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {app_role}',
     ]
+
+
+#: advisory lock key held while the roles are created: parallel test workers and benchmarks start together
+ROLES_LOCK = 727001
+
+
+def create_database(admin_engine, name: str, owner: str, app_role: str) -> None:
+    """As a superuser (an AUTOCOMMIT engine): the two roles, one process at a time (else ALTER ROLE fails with
+    "tuple concurrently updated"), the database owned by ``owner``, and ``app_role``'s grants inside it.
+
+    A database whose grants fail is dropped again, so the caller has nothing half-made to clean up.
+    """
+    import sqlalchemy as sa
+
+    with admin_engine.connect() as conn:
+        conn.execute(sa.text('SELECT pg_advisory_lock(:key)'), {'key': ROLES_LOCK})
+        try:
+            for statement in roles_sql(owner, app_role):
+                conn.execute(sa.text(statement))
+        finally:
+            conn.execute(sa.text('SELECT pg_advisory_unlock(:key)'), {'key': ROLES_LOCK})
+        conn.execute(sa.text(f'CREATE DATABASE {name} OWNER {owner}'))
+    inside = sa.create_engine(admin_engine.url.set(database=name), isolation_level='AUTOCOMMIT',
+                              poolclass=sa.pool.NullPool)
+    try:
+        with inside.connect() as conn:
+            for statement in database_grants_sql(owner, app_role):
+                conn.execute(sa.text(statement))
+    except BaseException:
+        with admin_engine.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)'))
+        raise
+    finally:
+        inside.dispose()

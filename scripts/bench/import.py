@@ -311,25 +311,10 @@ class PostgresDatabase:
         self.created = False
 
     def create(self) -> None:
-        import sqlalchemy as sa
-
         from propsaas.tenancy import rls
 
-        with self.admin.connect() as conn:
-            conn.execute(sa.text('SELECT pg_advisory_lock(727001)'))  # the test suite's workers do the same
-            try:
-                for statement in rls.roles_sql(OWNER_ROLE, APP_ROLE):
-                    conn.execute(sa.text(statement))
-            finally:
-                conn.execute(sa.text('SELECT pg_advisory_unlock(727001)'))
-            conn.execute(sa.text(f'CREATE DATABASE {self.name} OWNER {OWNER_ROLE}'))
-            self.created = True
-        inside = sa.create_engine(self.admin.url.set(database=self.name), isolation_level='AUTOCOMMIT',
-                                  poolclass=sa.pool.NullPool)
-        with inside.connect() as conn:
-            for statement in rls.database_grants_sql(OWNER_ROLE, APP_ROLE):
-                conn.execute(sa.text(statement))
-        inside.dispose()
+        rls.create_database(self.admin, self.name, OWNER_ROLE, APP_ROLE)
+        self.created = True
         log(f'created database {self.name}')
 
     def drop(self) -> None:

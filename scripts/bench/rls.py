@@ -130,20 +130,10 @@ class Database:
             if not conn.execute(sa.text('SELECT rolsuper FROM pg_roles WHERE rolname = current_user')).scalar():
                 raise SystemExit(f'{self.admin.url.render_as_string()}: not a superuser (needed to create the '
                                  'database and the roles, and to switch RLS off)')
-            # The test suite's workers create the same roles as they start: one at a time (tests/conftest.py).
-            conn.execute(sa.text('SELECT pg_advisory_lock(727001)'))
-            try:
-                for statement in rls.roles_sql(OWNER_ROLE, APP_ROLE):
-                    conn.execute(sa.text(statement))
-            finally:
-                conn.execute(sa.text('SELECT pg_advisory_unlock(727001)'))
-            conn.execute(sa.text(f'CREATE DATABASE {self.name} OWNER {OWNER_ROLE}'))
-            self.created = True
+        rls.create_database(self.admin, self.name, OWNER_ROLE, APP_ROLE)
+        self.created = True
         self.inside = sa.create_engine(self.admin.url.set(database=self.name), isolation_level='AUTOCOMMIT',
                                        poolclass=sa.pool.NullPool)
-        with self.inside.connect() as conn:
-            for statement in rls.database_grants_sql(OWNER_ROLE, APP_ROLE):
-                conn.execute(sa.text(statement))
         log(f'created database {self.name} (owner {OWNER_ROLE}, app role {APP_ROLE})')
 
     def execute(self, *statements: str) -> None:
