@@ -91,6 +91,16 @@ def load_config() -> dict:
         'JOB_HEARTBEAT_SECONDS': float(os.environ.get('PROPSAAS_JOB_HEARTBEAT_SECONDS', '10')),
         'JOB_STALE_SECONDS': float(os.environ.get('PROPSAAS_JOB_STALE_SECONDS', '60')),
         'JOB_MAX_ATTEMPTS': int(os.environ.get('PROPSAAS_JOB_MAX_ATTEMPTS', '3')),
+        # Notifications: a transient failure is retried after 1, 2, 4 ... x NOTIFY_RETRY_SECONDS, at most
+        # NOTIFY_MAX_ATTEMPTS times in all. The platform's SMTP server is the fallback for tenants without one.
+        'NOTIFY_MAX_ATTEMPTS': int(os.environ.get('PROPSAAS_NOTIFY_MAX_ATTEMPTS', '5')),
+        'NOTIFY_RETRY_SECONDS': int(os.environ.get('PROPSAAS_NOTIFY_RETRY_SECONDS', '60')),
+        'SMTP_HOST': os.environ.get('PROPSAAS_SMTP_HOST'),
+        'SMTP_PORT': int(os.environ.get('PROPSAAS_SMTP_PORT', '465')),
+        'SMTP_USER': os.environ.get('PROPSAAS_SMTP_USER'),
+        'SMTP_PASSWORD': os.environ.get('PROPSAAS_SMTP_PASSWORD'),
+        'SMTP_SECURITY': os.environ.get('PROPSAAS_SMTP_SECURITY', 'ssl'),  # ssl | starttls | none
+        'SMTP_FROM': os.environ.get('PROPSAAS_SMTP_FROM'),
         # flask-smorest / OpenAPI
         'API_TITLE': 'PropSaaS API',
         'API_VERSION': 'v1',

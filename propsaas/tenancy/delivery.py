@@ -731,12 +731,79 @@ NOTICE_FIELDS = {
 }
 
 
+#: what every message template may use besides its own variables
+MESSAGE_COMMON_VARIABLES = ('name', 'project_name')
+MESSAGE_CHANNELS = ('sms', 'email', 'wechat')
+QUIET_HOURS_RE = re.compile(r'([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])')
+
+
+def _quiet_hours(value: Any) -> list[str]:
+    if not isinstance(value, str) or not QUIET_HOURS_RE.fullmatch(value.strip()):
+        raise _Invalid(f'must be "HH:MM-HH:MM" such as "22:00-08:00", got {_describe(value)}')
+    start, end = value.strip().split('-')
+    if start == end:
+        raise _Invalid('start and end are the same time')
+    return [start, end]
+
+
+def _channel_list(value: Any) -> list[str]:
+    values = _text_list(value) if value != [] else []
+    unknown = [v for v in values if v not in MESSAGE_CHANNELS]
+    if unknown:
+        raise _Invalid(f'unknown channel "{unknown[0]}"; channels are {", ".join(MESSAGE_CHANNELS)}')
+    return values
+
+
+def _variables(value: Any) -> list[str]:
+    values = _text_list(value) if value != [] else []
+    for name in values:
+        if not CODE_RE.fullmatch(name):
+            raise _Invalid(f'variable "{name}" must be lower case letters, digits and _')
+    return values
+
+
+MESSAGE_FIELDS = {
+    'code': _req(_code),
+    'name': _req(_text),
+    'title': _req(_text),
+    'body': _req(_text),
+    'sms': _opt(_text, ''),
+    'variables': _opt(_variables, []),
+    'channels': _opt(_channel_list, []),
+}
+
+
 def _validate_notices(report: _Report, doc: dict) -> dict:
     file = 'notices.toml'
-    _check_table(report, file, '', doc, {}, sections=('templates',))
-    notices = _check_array(report, file, 'templates', doc, NOTICE_FIELDS, _check_notice_text)
+    top = _check_table(report, file, '', doc, {
+        'categories': _opt(_unique_texts(20, 'category'), list(NOTICE_CATEGORIES)),
+        'quiet_hours': _opt(_quiet_hours, ['22:00', '08:00']),
+    }, sections=('templates', 'messages'))
+    categories = top.get('categories') or list(NOTICE_CATEGORIES)
+    notices = _check_array(report, file, 'templates', doc, {**NOTICE_FIELDS, 'category': _req(_choice(*categories))},
+                           _check_notice_text)
     _check_unique(report, file, notices)
-    return {'templates': [valid for _, _, valid in notices]}
+    messages = _check_array(report, file, 'messages', doc, MESSAGE_FIELDS, _check_message_text, required=False)
+    _check_unique(report, file, messages)
+    return {'templates': [valid for _, _, valid in notices], 'messages': [valid for _, _, valid in messages],
+            'categories': categories, 'quiet_hours': top.get('quiet_hours', ['22:00', '08:00'])}
+
+
+def _check_message_text(report: _Report, file: str, path: str, raw: dict, valid: dict) -> None:
+    allowed = set(valid.get('variables', [])) | set(MESSAGE_COMMON_VARIABLES)
+    for key in ('title', 'body', 'sms'):
+        text = valid.get(key)
+        if not text:
+            continue
+        try:
+            fields = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+        except ValueError as exc:
+            report.error(file, _join(path, key), f'bad placeholder braces ({exc}); write a brace as {{{{ or }}}}')
+            continue
+        for name in fields:
+            if name not in allowed:
+                report.error(file, _join(path, key), f'unknown placeholder {{{name}}}{_suggest(name, allowed)}; '
+                             f'declare it in variables or use one of: {", ".join(sorted(allowed))}')
 
 
 def _check_notice_text(report: _Report, file: str, path: str, raw: dict, valid: dict) -> None:

@@ -1,0 +1,62 @@
+"""A resident's side: their inbox (messages, unread count, read receipts) and the announcements they may read.
+
+A portal user may be linked to more than one resident record (an owner of two rooms entered twice); they see the
+messages of all of them.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models_base import utcnow
+from ..residents.models import Resident
+from .models import Announcement, Delivery, Message
+
+
+def resident_ids_of(user) -> sa.Select:
+    return sa.select(Resident.id).where(Resident.user_id == user.id)
+
+
+def messages_query(user) -> sa.Select:
+    """The user's messages, newest first (paginate it)."""
+    return (sa.select(Message).where(Message.resident_id.in_(resident_ids_of(user)))
+            .order_by(Message.created_at.desc(), Message.id.desc()))
+
+
+def unread_count(user) -> int:
+    return db.session.execute(sa.select(sa.func.count()).select_from(Message).where(
+        Message.resident_id.in_(resident_ids_of(user)), Message.read_at.is_(None))).scalar_one()
+
+
+def message_of(user, message_id: int) -> Message | None:
+    """One of the user's messages; anybody else's (or another tenant's) is None."""
+    return db.session.execute(messages_query(user).where(Message.id == message_id)).scalar_one_or_none()
+
+
+def mark_read(messages: list[Message]) -> int:
+    """Record that these messages were read (the read receipt staff see). Idempotent; does not commit."""
+    unread = [m.id for m in messages if m.read_at is None]
+    if not unread:
+        return 0
+    now = utcnow()
+    db.session.execute(sa.update(Message).where(Message.id.in_(unread)).values(read_at=now)
+                       .execution_options(synchronize_session=False))
+    db.session.execute(sa.update(Delivery).where(Delivery.message_id.in_(unread), Delivery.channel == 'inbox')
+                       .values(status='read', updated_at=now).execution_options(synchronize_session=False))
+    for message in messages:
+        message.read_at = message.read_at or now
+    return len(unread)
+
+
+def visible_announcements_query(user, now: datetime | None = None) -> sa.Select:
+    """Published, unexpired announcements for the whole project or sent to this user; pinned first."""
+    now = now or datetime.now(UTC)
+    mine = sa.select(Message.announcement_id).where(Message.resident_id.in_(resident_ids_of(user)),
+                                                    Message.announcement_id.is_not(None))
+    return (sa.select(Announcement)
+            .where(Announcement.status == 'published',
+                   sa.or_(Announcement.expires_at.is_(None), Announcement.expires_at > now),
+                   sa.or_(Announcement.for_everyone.is_(True), Announcement.id.in_(mine)))
+            .order_by(Announcement.pinned.desc(), Announcement.published_at.desc(), Announcement.id.desc()))

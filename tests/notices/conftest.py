@@ -1,0 +1,1 @@
+from tests.notices.compound import compound  # noqa: F401  (the fixture)
