@@ -74,12 +74,12 @@ def init_tenancy(app: Flask) -> None:
 
 
 def init_blueprints(app: Flask) -> None:
-    from . import auth, core, jobs, platform, property, residents
+    from . import auth, core, jobs, notices, platform, property, residents
     from .api import init_api
     from .auth import jobs as _auth_jobs  # noqa: F401  (registers the job)
     from .core.navigation import nav_for
 
-    for bp in (core.bp, auth.bp, jobs.bp, platform.bp, property.bp, residents.bp):
+    for bp in (core.bp, auth.bp, jobs.bp, platform.bp, property.bp, residents.bp, notices.bp):
         app.register_blueprint(bp)
     init_api(app)
 

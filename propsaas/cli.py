@@ -18,6 +18,7 @@ from .tenancy.delivery import TemplateError, list_templates
 tenants_cli = AppGroup('tenants', help='Create, list, suspend and resume tenants (property projects).')
 operators_cli = AppGroup('operators', help='Platform operator accounts.')
 jobs_cli = AppGroup('jobs', help='Background jobs.')
+notices_cli = AppGroup('notices', help='Announcements and messages to residents.')
 
 
 def tenant_url(slug: str) -> str:
@@ -180,6 +181,17 @@ def _send_pending_everywhere() -> int:
     return total
 
 
+@notices_cli.command('sweep')
+def notices_sweep_cmd():
+    """Publish due scheduled announcements and send due messages (SMS held by quiet hours, retries) of every
+    tenant. Workers do this on their own; run it from cron when jobs run inline (no REDIS_URL)."""
+    from .notices.delivery import sweep
+
+    done = sweep()
+    click.echo(f'{done["announcements"]} announcement(s) published, {done["tenants"]} tenant(s) with messages due, '
+               f'{done["interrupted"]} interrupted send(s) marked failed')
+
+
 @click.command('worker')
 @click.option('--burst', is_flag=True, help='Run the queued jobs, then exit.')
 def worker_cmd(burst):
@@ -216,5 +228,5 @@ def worker_cmd(burst):
 def register(app) -> None:
     from .demo import demo_cli
 
-    for command in (tenants_cli, operators_cli, jobs_cli, worker_cmd, demo_cli):
+    for command in (tenants_cli, operators_cli, jobs_cli, notices_cli, worker_cmd, demo_cli):
         app.cli.add_command(command)

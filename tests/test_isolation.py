@@ -52,6 +52,7 @@ def world(app, tmp_path_factory):
         assert record.status == JobRecord.DONE
         world.update(user_id=resident.id, staff_id=staff.id, job_id=record.id, invite_token=invite_token)
         world.update(_property_and_residents_of_a())
+        world.update(_notices_of_a(world['resident_id']))
     with app.app_context(), tenant_scope(b_id):
         for role in ('admin', 'staff', 'resident'):
             user = User(name=f'B{role}', email=f'{role}@b-{b_slug}.cn', role=role,
@@ -95,9 +96,41 @@ def _property_and_residents_of_a() -> dict:
             'renovation_id': renovation.id, 'gate_id': gate.id, 'grant_id': grant.id, 'batch_id': batch.id}
 
 
+def _notices_of_a(resident_id: int) -> dict:
+    """One of each of A's notification-center objects, marked. Runs in A's scope."""
+    from propsaas.extensions import db
+    from propsaas.models_base import utcnow
+    from propsaas.notices import models as n
+
+    announcement = n.Announcement(title=f'{MARK}停水', body_html=f'<p>{MARK}</p>', category='停水', status='published',
+                                  audience={'scope': 'all'}, for_everyone=True, published_at=utcnow())
+    attachment = n.AnnouncementAttachment(announcement=announcement, kind='pdf', filename=f'{MARK}.pdf',
+                                          stored_name=f'{MARK.lower()}.pdf', content_type='application/pdf',
+                                          size_bytes=10)
+    message = n.Message(resident_id=resident_id, source_key=f'announcement:{MARK}', title=MARK, body=MARK,
+                        short_text=MARK)
+    delivery = n.Delivery(message=message, channel='sms', address='13811112222', status='failed', last_error=MARK)
+    template = n.MessageTemplate(code='alpha_mark', name=MARK, title=MARK, body=MARK, sms_text=MARK, variables=[])
+    survey = n.Survey(title=f'{MARK}问卷', description=MARK, status='open', audience={'scope': 'all'})
+    question = n.SurveyQuestion(survey=survey, kind='text', text=MARK, position=1)
+    answer = n.SurveyAnswer(text=MARK)
+    preference = n.ChannelPreference(resident_id=resident_id, email=f'{MARK.lower()}@a.cn', wechat_openid=MARK)
+    logged = n.LoggedMessage(channel='sms', address='13811112222', subject=MARK, text=MARK)
+    db.session.add_all([announcement, attachment, message, delivery, template, survey, question, preference, logged])
+    db.session.flush()
+    response = n.SurveyResponse(survey_id=survey.id, resident_id=resident_id, answers=[answer])
+    answer.question_id = question.id
+    db.session.add(response)
+    db.session.execute(sa.update(n.ChannelSetting).values(enabled=True, config={'sign_name': MARK}))
+    db.session.commit()
+    return {'announcement_id': announcement.id, 'attachment_id': attachment.id, 'message_id': message.id,
+            'template_id': template.id, 'survey_id': survey.id, 'question_id': question.id}
+
+
 #: URL parameters that name one of A's objects: B must get 404 (or 403 for a role that may not ask at all).
 OBJECT_PARAMS = {'user_id', 'job_id', 'token', 'building_id', 'unit_id', 'room_id', 'space_id', 'resident_id',
-                 'occupancy_id', 'vehicle_id', 'renovation_id', 'gate_id', 'grant_id', 'batch_id'}
+                 'occupancy_id', 'vehicle_id', 'renovation_id', 'gate_id', 'grant_id', 'batch_id',
+                 'announcement_id', 'attachment_id', 'message_id', 'template_id', 'survey_id', 'question_id'}
 
 
 def a_values(world) -> dict:
@@ -107,6 +140,7 @@ def a_values(world) -> dict:
         'token': world['invite_token'],
         'slug': world['a_slug'],
         'action': 'suspend',
+        'channel': 'sms',
         'filename': 'css/app.css',
     }
 
@@ -141,11 +175,14 @@ def snapshot(app, world):
 
 
 def _a_models():
+    from propsaas.notices import models as n
     from propsaas.property.models import Building, ParkingSpace, Room, RoomEvent, Unit
     from propsaas.residents import models as r
 
     return [Building, Unit, Room, RoomEvent, ParkingSpace, r.Resident, r.Occupancy, r.Vehicle, r.Renovation,
-            r.RenovationVisit, r.Gate, r.AccessGrant, r.ImportBatch]
+            r.RenovationVisit, r.Gate, r.AccessGrant, r.ImportBatch, n.Announcement, n.AnnouncementAttachment,
+            n.Message, n.Delivery, n.MessageTemplate, n.ChannelSetting, n.ChannelPreference, n.LoggedMessage,
+            n.Survey, n.SurveyQuestion, n.SurveyResponse, n.SurveyAnswer]
 
 
 def rules(app):

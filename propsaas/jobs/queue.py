@@ -50,6 +50,8 @@ class JobSpec:
 
 
 REGISTRY: dict[str, JobSpec] = {}
+#: platform tasks every worker runs in its maintenance loop (each enters tenants itself), e.g. the notices sweep
+MAINTENANCE_TASKS: list[Callable[[], object]] = []
 _running_record: ContextVar[int | None] = ContextVar('propsaas_running_job', default=None)
 
 
@@ -70,6 +72,12 @@ def job(title: str, *, platform: bool = False):
         return func
 
     return decorator
+
+
+def maintenance_task(func):
+    """Register ``func()`` to run in every worker's maintenance loop (about once a JOB_STALE_SECONDS)."""
+    MAINTENANCE_TASKS.append(func)
+    return func
 
 
 def redis_connection() -> Redis | None:

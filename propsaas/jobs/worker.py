@@ -1,12 +1,24 @@
 """The RQ worker that ``flask --app wsgi worker`` runs, inside the app, with RQ's JSON serializer."""
 from __future__ import annotations
 
+import logging
+
 from flask import current_app
 from rq import Worker
 from rq.serializers import JSONSerializer
 
 from ..extensions import db
-from .queue import interrupted, recover_stalled_jobs, redis_connection, resend_overdue_queued, rq_queue, run_job
+from .queue import (
+    MAINTENANCE_TASKS,
+    interrupted,
+    recover_stalled_jobs,
+    redis_connection,
+    resend_overdue_queued,
+    rq_queue,
+    run_job,
+)
+
+log = logging.getLogger(__name__)
 
 
 class PropsaasWorker(Worker):
@@ -31,6 +43,12 @@ class PropsaasWorker(Worker):
         super().run_maintenance_tasks()
         recover_stalled_jobs()
         resend_overdue_queued()
+        for task in MAINTENANCE_TASKS:
+            try:
+                task()
+            except Exception:  # one feature's sweep failing must not stop the worker or the others
+                log.exception('maintenance task %s failed', task.__qualname__)
+                db.session.rollback()
 
 
 def _horse_killed(job, retpid, ret_val, rusage) -> None:

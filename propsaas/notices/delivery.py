@@ -25,7 +25,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 
 from ..extensions import db
-from ..jobs.queue import enqueue, job, redis_connection
+from ..jobs.queue import enqueue, job, maintenance_task, redis_connection
 from ..models_base import utcnow
 from ..tenancy.context import current_tenant_id, platform_scope, tenant_scope
 from ..tenancy.models import Tenant
@@ -355,6 +355,7 @@ def send_due_deliveries() -> dict:
     return dispatch_due().as_dict()
 
 
+@maintenance_task
 def sweep(now: datetime | None = None) -> dict:
     """Platform maintenance (worker loop and ``flask notices sweep``): publish due scheduled announcements, fail
     interrupted sends, and start dispatch for every tenant with due deliveries."""
