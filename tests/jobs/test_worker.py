@@ -393,3 +393,33 @@ def test_the_worker_needs_redis(app):
     result = subprocess.run([sys.executable, '-m', 'flask', '--app', 'wsgi', 'worker', '--burst'], env=env, cwd=ROOT,
                             capture_output=True, text=True, timeout=WORKER_TIMEOUT)
     assert result.returncode == 1 and 'REDIS_URL is not set' in result.stderr
+
+
+def test_a_worker_publishes_an_announcement_once_however_often_it_is_sent(
+        app, redis_app, worker, make_tenant, make_user, in_tenant):
+    """Issue 5: publishing is a job; the real worker fans out and sends; sending it again messages nobody twice."""
+    import sqlalchemy as sa
+
+    from propsaas.notices import announcements
+    from propsaas.notices.models import Announcement, Delivery, LoggedMessage, Message
+    from tests.notices.compound import build_compound
+
+    c = build_compound(make_tenant, make_user, in_tenant, name='工人小区', channels=('email',))
+    with scope(redis_app, c.tenant):
+        notice = announcements.save(None, title='停水通知', body='明天 9:00-12:00 停水', category='停水',
+                                    audience={'scope': 'all'}, channels=['email'])
+        db.session.flush()
+        notice_id = notice.id
+        record = announcements.publish_now(notice)
+        assert record.status == JobRecord.QUEUED
+    worker()
+    with scope(redis_app, c.tenant):
+        announcements.start_publication(notice_id)  # staff click again, or the sweep runs again
+    worker()
+    with scope(redis_app, c.tenant) as session:
+        assert session.get(Announcement, notice_id).recipient_count == 6
+        assert session.execute(sa.select(sa.func.count()).select_from(Message)).scalar_one() == 6
+        email = session.execute(sa.select(Delivery.status).where(Delivery.channel == 'email')).scalars().all()
+        assert email == ['sent']  # only owner_low has an e-mail address
+        logged = session.execute(sa.select(LoggedMessage.address)).scalars().all()
+        assert logged == ['owner.low@example.cn']
