@@ -63,6 +63,26 @@ def _demo_property(tenant) -> None:
     zhang.user_id = resident_user.id
 
 
+def _demo_notices(tenant) -> None:
+    """Channels on with the 'log' provider (what would be sent is listed, nothing leaves the machine) and a pinned
+    welcome notice, once. A demo database made before the notification center gets its templates here."""
+    from .notices import announcements
+    from .notices.models import Announcement, ChannelSetting, MessageTemplate
+    from .notices.provisioning import provision_notices
+    from .tenancy.delivery import load_template
+
+    if db.session.execute(sa.select(MessageTemplate.id)).first() is None:
+        provision_notices(tenant, load_template(tenant.template, provisioning.templates_root()))
+        db.session.flush()
+    db.session.execute(sa.update(ChannelSetting).where(ChannelSetting.provider == 'log').values(enabled=True))
+    if db.session.execute(sa.select(Announcement.id)).first() is None:
+        welcome = announcements.save(
+            None, title='欢迎使用住户服务', category='社区活动', audience={'scope': 'all'}, pinned=True,
+            body='<p>各位业主、住户：</p><p>在这里可以查看公告、接收消息、参与问卷。如需帮助，请联系物业服务中心。</p>')
+        db.session.flush()
+        announcements.publish_now(welcome)
+
+
 @demo_cli.command('setup')
 def setup_cmd():
     """Create (or keep) the demo tenant and its admin, staff and resident; print their logins."""
@@ -83,6 +103,8 @@ def setup_cmd():
             auth_services.accept_invitation(user, DEMO_PASSWORD)
             user.active = True
         _demo_property(tenant)
+        db.session.commit()
+        _demo_notices(tenant)
         db.session.commit()
     base = current_app.config['BASE_DOMAIN']
     click.echo(f'demo tenant: http://{DEMO_SLUG}.{base}:{os.environ.get("PORT", "5000")}/')
