@@ -77,7 +77,7 @@ def init_blueprints(app: Flask) -> None:
     from . import auth, core, jobs, notices, platform, property, residents
     from .api import init_api
     from .auth import jobs as _auth_jobs  # noqa: F401  (registers the job)
-    from .core.navigation import nav_for
+    from .core.navigation import nav_links
 
     for bp in (core.bp, auth.bp, jobs.bp, platform.bp, property.bp, residents.bp, notices.bp):
         app.register_blueprint(bp)
@@ -91,7 +91,8 @@ def init_blueprints(app: Flask) -> None:
     def _layout():
         from flask_babel import get_locale
 
-        return {'nav_items': nav_for(current_user), 'tenant': g.get('tenant'), 'get_locale': get_locale}
+        user = current_user._get_current_object()
+        return {'nav_links': nav_links(user), 'user': user, 'tenant': g.get('tenant'), 'get_locale': get_locale}
 
 
 def init_security_headers(app: Flask) -> None:

@@ -6,6 +6,7 @@ work exactly like subdomains.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -63,6 +64,18 @@ class HostMatch:
     tenant: Tenant | None = None
 
 
+# Built once (every request runs one): building a statement costs more than running it from the compiled cache.
+@functools.cache
+def _by_slug() -> sa.Select:
+    return sa.select(Tenant).where(Tenant.slug == sa.bindparam('slug'))
+
+
+@functools.cache
+def _by_hostname() -> sa.Select:
+    return (sa.select(Tenant).join(TenantHostname, TenantHostname.tenant_id == Tenant.id)
+            .where(TenantHostname.hostname == sa.bindparam('host')))
+
+
 def resolve_host(raw_host: str, base_domain: str) -> HostMatch | None:
     """The platform, a tenant, or None for an unknown host. One indexed lookup, no in-process cache."""
     host = normalize_host(raw_host)
@@ -73,10 +86,7 @@ def resolve_host(raw_host: str, base_domain: str) -> HostMatch | None:
             slug = host[: -len(base_domain) - 1]
             if '.' in slug:
                 return None
-            tenant = db.session.execute(sa.select(Tenant).where(Tenant.slug == slug)).scalar_one_or_none()
+            tenant = db.session.execute(_by_slug(), {'slug': slug}).scalar_one_or_none()
         else:
-            tenant = db.session.execute(
-                sa.select(Tenant).join(TenantHostname, TenantHostname.tenant_id == Tenant.id)
-                .where(TenantHostname.hostname == host)
-            ).scalar_one_or_none()
+            tenant = db.session.execute(_by_hostname(), {'host': host}).scalar_one_or_none()
     return HostMatch(platform=False, tenant=tenant) if tenant else None
