@@ -25,9 +25,9 @@ def _require_json_body():
 
 
 def _resources():
-    from . import access, auth, imports, jobs, me, property, renovations, residents, users
+    from . import access, auth, imports, jobs, me, notices, property, renovations, residents, surveys, users
 
-    return (auth, me, jobs, users, property, residents, imports, renovations, access)
+    return (auth, me, jobs, users, property, residents, imports, renovations, access, notices, surveys)
 
 
 def _set_up_blueprints() -> None:

@@ -120,10 +120,10 @@ def fan_out(source_key: str, recipients: list[Recipient], content: Content | dic
             'title': c.title[:200], 'body': c.body, 'short_text': c.short_text[:500], 'params': c.params,
             'link': c.link, 'urgent': urgent, 'created_at': now,
         })
-    table = Message.__table__
-    created = db.session.execute(
-        sa.insert(table).returning(table.c.id, table.c.resident_id, sort_by_parameter_order=True), message_rows
-    ).all()
+    # A plain executemany (RETURNING would make SQLite insert row by row), then the new ids in one SELECT.
+    db.session.execute(sa.insert(Message.__table__), message_rows)
+    rows = db.session.execute(sa.select(Message.id, Message.resident_id).where(Message.source_key == source_key))
+    created = [(message_id, resident_id) for message_id, resident_id in rows if resident_id not in already]
     by_resident = {r.resident_id: r for r in fresh}
     delivery_rows = []
     for message_id, resident_id in created:

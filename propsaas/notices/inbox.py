@@ -60,3 +60,56 @@ def visible_announcements_query(user, now: datetime | None = None) -> sa.Select:
                    sa.or_(Announcement.expires_at.is_(None), Announcement.expires_at > now),
                    sa.or_(Announcement.for_everyone.is_(True), Announcement.id.in_(mine)))
             .order_by(Announcement.pinned.desc(), Announcement.published_at.desc(), Announcement.id.desc()))
+
+
+def unread_badge(user) -> int:
+    """The number next to a resident's '消息' nav entry: their unread messages; 0 for anyone else."""
+    if not getattr(user, 'is_authenticated', False) or getattr(user, 'role', None) != 'resident':
+        return 0
+    return unread_count(user)
+
+
+def mark_all_read(user) -> int:
+    """Mark every unread message of the user read (their inbox's "全部已读"). Does not commit."""
+    unread = db.session.execute(sa.select(Message.id).where(
+        Message.resident_id.in_(resident_ids_of(user)), Message.read_at.is_(None))).scalars().all()
+    if not unread:
+        return 0
+    now = utcnow()
+    db.session.execute(sa.update(Message).where(Message.id.in_(unread)).values(read_at=now)
+                       .execution_options(synchronize_session=False))
+    db.session.execute(sa.update(Delivery).where(Delivery.message_id.in_(unread), Delivery.channel == 'inbox')
+                       .values(status='read', updated_at=now).execution_options(synchronize_session=False))
+    return len(unread)
+
+
+def visible_announcement(user, announcement_id: int) -> Announcement | None:
+    """One announcement the user may read now; anything else (another tenant's, not for them, withdrawn) None."""
+    return db.session.execute(visible_announcements_query(user).where(Announcement.id == announcement_id)
+                              ).scalar_one_or_none()
+
+
+def read_announcement(user, announcement: Announcement) -> int:
+    """The resident opened the announcement: their message(s) for it become read (the read receipt). No commit."""
+    messages = db.session.execute(sa.select(Message).where(
+        Message.resident_id.in_(resident_ids_of(user)), Message.announcement_id == announcement.id)).scalars().all()
+    return mark_read(list(messages))
+
+
+def unread_announcement_ids(user, announcement_ids) -> set[int]:
+    """Which of these announcements the user has an unread message for: one statement."""
+    ids = list(announcement_ids)
+    if not ids:
+        return set()
+    return set(db.session.execute(sa.select(Message.announcement_id).where(
+        Message.resident_id.in_(resident_ids_of(user)), Message.announcement_id.in_(ids),
+        Message.read_at.is_(None))).scalars())
+
+
+def safe_link(link: str | None) -> str | None:
+    """A message's link when it is a path on this site ('/notices/3'); anything else (absolute, '//host') None."""
+    if not link or not link.startswith('/') or link.startswith('//') or link.startswith('/\\'):
+        return None
+    if any(ch in link for ch in '\r\n\t\\'):
+        return None
+    return link

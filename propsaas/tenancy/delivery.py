@@ -10,6 +10,7 @@ A template is a folder of human-edited TOML files (see ``docs/delivery-templates
       notices.toml       [[templates]]
       faq.toml           [[entries]]
       property.toml      room_tags, [[room_types]], [[gates]], [import]   (optional: defaults when absent)
+      surveys.toml       [[surveys]] with [[surveys.questions]]            (optional: no surveys when absent)
 
 ``load_template`` reads and validates one folder and reports *every* problem at once in a
 ``TemplateError`` whose messages name the file and the key (``fees.toml: fee_items[2].rate: ...``).
@@ -53,7 +54,7 @@ CODE_RE = re.compile(r'[a-z][a-z0-9_]*')
 
 REQUIRED_FILES = ('tenant.toml', 'fees.toml', 'repairs.toml', 'inspections.toml', 'notices.toml', 'faq.toml')
 #: files a template may leave out: the defaults below apply (a template made before the file existed still loads)
-OPTIONAL_FILES = ('property.toml',)
+OPTIONAL_FILES = ('property.toml', 'surveys.toml')
 KNOWN_FILES = REQUIRED_FILES + OPTIONAL_FILES
 
 #: room types the system knows (the same as propsaas.property.models.ROOM_TYPES); a template picks and names them
@@ -243,6 +244,7 @@ def _load_folder(name: str, path: Path) -> DeliveryTemplate:
         'notices': ('notices.toml', _validate_notices),
         'faq': ('faq.toml', _validate_faq),
         'property': ('property.toml', _validate_property),
+        'surveys': ('surveys.toml', _validate_surveys),
     }
     sections = {}
     for section, (file, validate) in validators.items():
@@ -945,3 +947,57 @@ def _check_headers_distinct(report: _Report, file: str, headers: dict[str, list[
             if folded in owner and owner[folded] != key:
                 report.error(file, f'import.{key}', f'header "{name}" is also listed under import.{owner[folded]}')
             owner.setdefault(folded, key)
+
+
+# --------------------------------------------------------------------------- surveys.toml
+
+SURVEY_KINDS = ('general', 'satisfaction')
+SURVEY_QUESTION_KINDS = ('single', 'multiple', 'rating', 'text')
+SURVEY_FIELDS = {
+    'code': _req(_code),
+    'title': _req(_short_text(120)),  # a satisfaction survey's title gets the year in front: "2026年度业主满意度调查"
+    'kind': _opt(_choice(*SURVEY_KINDS), 'general'),
+    'description': _opt(_text, ''),
+}
+SURVEY_QUESTION_FIELDS = {
+    'kind': _req(_choice(*SURVEY_QUESTION_KINDS)),
+    'text': _req(_short_text(300)),
+    'options': _opt(_unique_texts(60, '保洁'), []),  # single and multiple only: 2-20 distinct choices
+    'required': _opt(_boolean, True),
+}
+
+
+def _validate_surveys(report: _Report, doc: dict, absent: bool = False) -> dict:
+    """Surveys a new project starts with as drafts (the yearly 业主满意度调查 ...); optional file."""
+    if absent:
+        return {'surveys': []}
+    file = 'surveys.toml'
+    _check_table(report, file, '', doc, {}, sections=('surveys',))
+
+    def check_survey(report: _Report, file: str, path: str, raw: dict, valid: dict) -> None:
+        questions = raw.get('questions')
+        if not isinstance(questions, list) or not questions:
+            report.error(file, _join(path, 'questions'), 'add at least one [[surveys.questions]] entry')
+            valid['questions'] = []
+            return
+        valid['questions'] = []
+        for number, entry in enumerate(questions, 1):
+            qpath = f'{_join(path, "questions")}[{number}]'
+            if not isinstance(entry, dict):
+                report.error(file, qpath, f'must be a table, got {_describe(entry)}')
+                continue
+            question = _check_table(report, file, qpath, entry, SURVEY_QUESTION_FIELDS)
+            kind, options = question.get('kind'), question.get('options', [])
+            if kind in ('single', 'multiple') and not 2 <= len(options) <= 20:
+                report.error(file, _join(qpath, 'options'), f'a {kind} choice question needs 2 to 20 options')
+            elif kind in ('rating', 'text') and options:
+                report.error(file, _join(qpath, 'options'), f'a {kind} question has no options')
+            valid['questions'].append(question)
+
+    surveys = []
+    for path, raw in _array_entries(report, file, 'surveys', doc, required=False):
+        valid = _check_table(report, file, path, raw, SURVEY_FIELDS, sections=('questions',))
+        check_survey(report, file, path, raw, valid)
+        surveys.append((path, raw, valid))
+    _check_unique(report, file, surveys)
+    return {'surveys': [valid for _, _, valid in surveys]}

@@ -67,7 +67,7 @@ def test_shipped_template_loads_with_all_sections(name):
     assert template.path == (TENANTS / name).resolve()
     assert template.title and template.description
     assert template.settings == {'timezone': 'Asia/Shanghai', 'locale': 'zh_CN', 'billing_day': 1, 'currency': 'CNY'}
-    assert set(template.sections) == {'fees', 'repairs', 'inspections', 'notices', 'faq', 'property'}
+    assert set(template.sections) == {'fees', 'repairs', 'inspections', 'notices', 'faq', 'property', 'surveys'}
     codes = [duty['code'] for duty in template.duties]
     assert set(CORE_DUTIES) <= set(codes)
     assert len(codes) == len(set(codes))
@@ -366,7 +366,7 @@ def test_misnamed_file_is_reported(broken):
     assert errors_of(broken.parent) == [
         'faq.toml: missing required file',
         'faqs.toml: unknown file (did you mean "faq.toml"?); expected: tenant.toml, fees.toml, repairs.toml, '
-        'inspections.toml, notices.toml, faq.toml (optional: property.toml)',
+        'inspections.toml, notices.toml, faq.toml (optional: property.toml, surveys.toml)',
     ]
 
 

@@ -92,3 +92,7 @@ class LogProvider:
 
 for _channel in ('sms', 'email', 'wechat'):
     provider(_channel, 'log')(LogProvider)
+
+
+# The real providers register themselves on import.
+from . import email_smtp, sms_aliyun, wechat_mp  # noqa: E402,F401
