@@ -40,7 +40,6 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import random  # noqa: E402
-import re  # noqa: E402
 import resource  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -49,8 +48,9 @@ import uuid  # noqa: E402
 from datetime import datetime, timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from scripts.bench.throwaway import PostgresDatabase, normalize, reachable  # noqa: E402
+
 DEFAULT_DB = 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
-OWNER_ROLE, APP_ROLE = 'propsaas_owner', 'propsaas_app'  # as tests/conftest.py
 RATIO_TARGET = 0.50
 MEMORY_FACTOR, MEMORY_EXTRA_MB = 2, 100
 
@@ -277,56 +277,6 @@ def run_phase(*args: str, env: dict | None = None) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-# --- the throwaway PostgreSQL database -----------------------------------------------------------------------------
-
-def normalize(url: str) -> str:
-    return re.sub(r'^(postgresql|postgres)(\+psycopg)?://', 'postgresql+psycopg://', url)
-
-
-def reachable(admin_url: str) -> str | None:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(admin_url, connect_args={'connect_timeout': 3}, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text('SELECT 1'))
-    except sa.exc.OperationalError as exc:
-        return str(exc.orig or exc).strip().splitlines()[0]
-    finally:
-        engine.dispose()
-    return None
-
-
-class PostgresDatabase:
-    """A database that exists only for this run, owned by the owner role and used by the app role (tests do so)."""
-
-    def __init__(self, admin_url: str):
-        import sqlalchemy as sa
-
-        self.admin = sa.create_engine(admin_url, isolation_level='AUTOCOMMIT', poolclass=sa.pool.NullPool)
-        self.name = f'propsaas_bench_import_{os.getpid()}_{uuid.uuid4().hex[:8]}'
-        base = self.admin.url.set(database=self.name, password=None)
-        self.app_url = base.set(username=APP_ROLE).render_as_string(hide_password=False)
-        self.owner_url = base.set(username=OWNER_ROLE).render_as_string(hide_password=False)
-        self.created = False
-
-    def create(self) -> None:
-        from propsaas.tenancy import rls
-
-        rls.create_database(self.admin, self.name, OWNER_ROLE, APP_ROLE)
-        self.created = True
-        log(f'created database {self.name}')
-
-    def drop(self) -> None:
-        import sqlalchemy as sa
-
-        if self.created:
-            with self.admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS {self.name} WITH (FORCE)'))
-            log(f'dropped database {self.name}')
-        self.admin.dispose()
-
-
 # --- report ----------------------------------------------------------------------------------------------------
 
 def verdict(ok: bool) -> str:
@@ -406,7 +356,7 @@ def main() -> int:
             imported['sqlite'] = best(imported.get('sqlite'), run_phase(
                 'import', str(path), sqlite_url, '', str(instance)))
             if postgres and not problem:
-                database = PostgresDatabase(admin_url)
+                database = PostgresDatabase(admin_url, 'import', log)
                 try:
                     database.create()
                     instance = Path(tmp) / f'pg-{round_}'

@@ -38,7 +38,6 @@ if ROOT not in sys.path:
 import argparse  # noqa: E402
 import http.client  # noqa: E402
 import json  # noqa: E402
-import re  # noqa: E402
 import secrets  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
@@ -47,13 +46,13 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
-import uuid  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from scripts.bench.throwaway import APP_ROLE, OWNER_ROLE, PostgresDatabase, normalize, reachable  # noqa: E402
+
 DEFAULT_DB = 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
-OWNER_ROLE, APP_ROLE = 'propsaas_owner', 'propsaas_app'  # as tests/conftest.py
 SLUGS = ('rls-a', 'rls-b')
 BASE_DOMAIN = 'localhost'
 PATH = '/api/v1/users?per_page=50'
@@ -88,53 +87,23 @@ def sizes_for(args) -> Sizes:
 
 # --- the throwaway database --------------------------------------------------------------------------------------
 
-def normalize(url: str) -> str:
-    return re.sub(r'^(postgresql|postgres)(\+psycopg)?://', 'postgresql+psycopg://', url)
-
-
-def reachable(admin_url: str) -> str | None:
-    """None when the server answers, else why not."""
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(admin_url, connect_args={'connect_timeout': 3}, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text('SELECT 1'))
-    except sa.exc.OperationalError as exc:
-        return str(exc.orig or exc).strip().splitlines()[0]
-    finally:
-        engine.dispose()
-    return None
-
-
-class Database:
-    """A database that exists only for this run, owned by the owner role, used by the app role (like the tests)."""
+class Database(PostgresDatabase):
+    """The throwaway database, plus a superuser engine inside it (to switch RLS off and on, and ANALYZE)."""
 
     def __init__(self, admin_url: str):
-        import sqlalchemy as sa
-
-        self.admin = sa.create_engine(admin_url, isolation_level='AUTOCOMMIT', poolclass=sa.pool.NullPool)
-        self.name = f'propsaas_bench_rls_{os.getpid()}_{uuid.uuid4().hex[:8]}'
-        base = self.admin.url.set(database=self.name, password=None)
-        self.app_url = base.set(username=APP_ROLE).render_as_string(hide_password=False)
-        self.owner_url = base.set(username=OWNER_ROLE).render_as_string(hide_password=False)
-        self.created = False
-        self.inside = None  # superuser engine on the throwaway database (RLS switch, ANALYZE)
+        super().__init__(admin_url, 'rls', log)
+        self.inside = None
 
     def create(self) -> None:
         import sqlalchemy as sa
-
-        from propsaas.tenancy import rls
 
         with self.admin.connect() as conn:
             if not conn.execute(sa.text('SELECT rolsuper FROM pg_roles WHERE rolname = current_user')).scalar():
                 raise SystemExit(f'{self.admin.url.render_as_string()}: not a superuser (needed to create the '
                                  'database and the roles, and to switch RLS off)')
-        rls.create_database(self.admin, self.name, OWNER_ROLE, APP_ROLE)
-        self.created = True
+        super().create()
         self.inside = sa.create_engine(self.admin.url.set(database=self.name), isolation_level='AUTOCOMMIT',
                                        poolclass=sa.pool.NullPool)
-        log(f'created database {self.name} (owner {OWNER_ROLE}, app role {APP_ROLE})')
 
     def execute(self, *statements: str) -> None:
         import sqlalchemy as sa
@@ -173,16 +142,10 @@ class Database:
         return {(bool(a), bool(b)) for a, b in rows}
 
     def drop(self) -> None:
-        import sqlalchemy as sa
-
         if self.inside is not None:
             self.inside.dispose()
-        if self.created:
-            with self.admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS {self.name} WITH (FORCE)'))
-            self.created = False
-            log(f'dropped database {self.name}')
-        self.admin.dispose()
+        super().drop()
+        self.created = False
 
 
 def bench_env(database: Database, tmp: Path) -> dict:
