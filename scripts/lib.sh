@@ -95,3 +95,9 @@ ensure_pdf_system_packages() {
     ensure_debian_packages fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0
 }
 
+
+# The browser tests (tests/browser) drive Debian's chromium through Playwright for Python, launched by path:
+# Playwright's own browser downloads (`playwright install`) are never used. Fonts come with ensure_pdf_system_packages.
+ensure_browser() {
+    ensure_debian_packages chromium
+}
