@@ -3,8 +3,8 @@
 Only what exists is listed: a feature registers its entries when its blueprint is registered. An entry may be
 limited to staff with certain duties (admins always see it) and may carry a badge (the resident's unread count).
 
-Every page renders the navigation, so it is built once per request from plain values: each entry's URL is
-computed once per process (the entries take no arguments; the cache holds routes, never tenant data).
+Every page renders the navigation, so it is built once per request from plain values: each entry's URL and its
+label in each language are computed once per process (routes and catalogs, never tenant data).
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import request, url_for
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 
@@ -46,6 +47,7 @@ RESIDENT_NAV: list[NavItem] = [
     NavItem('auth.account', _l('我的'), ('resident',)),
 ]
 _HREFS: dict[tuple[str, str], str] = {}
+_LABELS: dict[tuple[str, str, str], str] = {}
 
 
 def add_nav(endpoint: str, label, roles: tuple[str, ...], *, after: str | None = None, duties: tuple[str, ...] = (),
@@ -73,13 +75,17 @@ def nav_links(user) -> list[NavLink]:
     items = nav_for(user)
     if not items:
         return []
-    root, endpoint = request.script_root, request.endpoint
+    root, endpoint, locale = request.script_root, request.endpoint, str(get_locale())
     links = []
     for item in items:
         key = (item.endpoint, root)
         href = _HREFS.get(key)
         if href is None:
             href = _HREFS[key] = url_for(item.endpoint)
-        links.append(NavLink(item.endpoint, href, str(item.label), item.endpoint == endpoint,
+        label_key = (item.endpoint, item.roles[0], locale)
+        label = _LABELS.get(label_key)
+        if label is None:
+            label = _LABELS[label_key] = str(item.label)
+        links.append(NavLink(item.endpoint, href, label, item.endpoint == endpoint,
                              item.badge(user) if item.badge else 0))
     return links
