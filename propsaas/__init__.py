@@ -67,6 +67,7 @@ def select_locale() -> Locale:
 
 
 def init_tenancy(app: Flask) -> None:
+    from .billing import models as _billing  # noqa: F401
     from .notices import models as _notices  # noqa: F401
     from .property import models as _property  # noqa: F401  (tables)
     from .residents import models as _residents  # noqa: F401

@@ -12,10 +12,8 @@ decision is final. Services never commit; the view or API call that uses them co
 """
 from __future__ import annotations
 
-import re
 import unicodedata
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
@@ -24,6 +22,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from ..auth.models import User
 from ..auth.services import normalize_mobile
+from ..billing import money
 from ..errors import DomainError, NotAllowed
 from ..extensions import db
 from ..models_base import utcnow
@@ -39,36 +38,16 @@ DEFAULT_DEPOSIT = '2000.00'  # yuan (DOMAIN.md: one city caps deposits at 2,000 
 MAX_DAYS = 180
 MAX_DEPOSIT_FEN = 100_000_000  # 1,000,000 yuan: anything above is a typo
 DEFAULT_TIMEZONE = 'Asia/Shanghai'
-_YUAN_RE = re.compile(r'^\d{1,9}(\.\d{1,2})?$')
 
 
 # --- pure helpers ----------------------------------------------------------------------------------------------
 
 def parse_yuan(text) -> int:
-    """'2000.05' -> 200005 fen, with Decimal (never float). Up to 2 decimals, not negative.
-
-    Full-width digits, spaces, thousands commas, a leading '¥' and a trailing '元' are accepted as people type
-    them. Raises DomainError(field='deposit') when the text is not an amount.
-    """
-    raw = unicodedata.normalize('NFKC', str(text if text is not None else '')).strip()
-    raw = re.sub(r'[\s,，]', '', raw).removeprefix('¥').removesuffix('元')
-    if not _YUAN_RE.match(raw):
-        raise DomainError(_l('请填写金额（元），最多两位小数，例如 2000.00'), field='deposit')
-    try:
-        fen = int((Decimal(raw) * 100).to_integral_exact())
-    except InvalidOperation:  # pragma: no cover - the pattern already ensures it is exact
-        raise DomainError(_l('请填写金额（元），最多两位小数，例如 2000.00'), field='deposit') from None
-    if fen > MAX_DEPOSIT_FEN:
-        raise DomainError(_l('押金金额过大，请检查'), field='deposit')
-    return fen
+    """A deposit typed in yuan ('2000.05', '¥2,000元') -> fen; DomainError(field='deposit') when it is not one."""
+    return money.parse_yuan(text, field='deposit', max_fen=MAX_DEPOSIT_FEN)
 
 
-def format_yuan(fen: int | None) -> str:
-    """200005 -> '2000.05' (integer arithmetic, no float)."""
-    fen = int(fen or 0)
-    sign = '-' if fen < 0 else ''
-    fen = abs(fen)
-    return f'{sign}{fen // 100}.{fen % 100:02d}'
+format_yuan = money.format_yuan
 
 
 def tenant_zone(tenant) -> ZoneInfo:
