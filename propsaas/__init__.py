@@ -78,12 +78,12 @@ def init_tenancy(app: Flask) -> None:
 
 
 def init_blueprints(app: Flask) -> None:
-    from . import auth, core, jobs, notices, platform, property, residents
+    from . import auth, billing, core, jobs, notices, platform, property, residents
     from .api import init_api
     from .auth import jobs as _auth_jobs  # noqa: F401  (registers the job)
     from .core.navigation import nav_links
 
-    for bp in (core.bp, auth.bp, jobs.bp, platform.bp, property.bp, residents.bp, notices.bp):
+    for bp in (core.bp, auth.bp, jobs.bp, platform.bp, property.bp, residents.bp, notices.bp, billing.bp):
         app.register_blueprint(bp)
     init_api(app)
 

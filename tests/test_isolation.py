@@ -53,6 +53,7 @@ def world(app, tmp_path_factory):
         world.update(user_id=resident.id, staff_id=staff.id, job_id=record.id, invite_token=invite_token)
         world.update(_property_and_residents_of_a())
         world.update(_notices_of_a(world['resident_id']))
+        world.update(_billing_of_a(world))
     with app.app_context(), tenant_scope(b_id):
         for role in ('admin', 'staff', 'resident'):
             user = User(name=f'B{role}', email=f'{role}@b-{b_slug}.cn', role=role,
@@ -127,10 +128,35 @@ def _notices_of_a(resident_id: int) -> dict:
             'template_id': template.id, 'survey_id': survey.id, 'question_id': question.id}
 
 
+def _billing_of_a(world: dict) -> dict:
+    """One of each of A's billing objects, marked. Runs in A's scope."""
+    from datetime import date
+
+    from propsaas.billing import models as b
+    from propsaas.extensions import db
+
+    item = b.FeeItem(code='alpha_fee', name=f'{MARK}物业费', charging='area', rate='2.35')
+    rule = b.BillingRule(fee_item=item, scope='room', room_id=world['room_id'], rate='9.99', note=MARK,
+                         effective_from=date(2026, 1, 1))
+    reading = b.MeterReading(meter='water', room_id=world['room_id'], period='2026-11', reading='123.4', note=MARK)
+    run = b.BillRun(period='2026-11', due_on=date(2026, 11, 30), status='done', summary={'note': MARK})
+    bill = b.Bill(number=f'{MARK}-1', room_id=world['room_id'], payer_resident_id=world['resident_id'],
+                  period='2026-11', issued_on=date(2026, 11, 1), due_on=date(2026, 11, 30), total_fen=21033)
+    db.session.add_all([item, rule, reading, run, bill])
+    db.session.flush()
+    bill.run_id = run.id
+    db.session.add(b.BillLine(bill_id=bill.id, fee_item_id=item.id, subject=f'room:{world["room_id"]}',
+                              period='2026-11', description=f'{MARK}物业费', amount_fen=21033,
+                              basis={'rule_id': rule.id, 'formula': MARK}))
+    db.session.commit()
+    return {'fee_item_id': item.id, 'rule_id': rule.id, 'reading_id': reading.id, 'run_id': run.id, 'bill_id': bill.id}
+
+
 #: URL parameters that name one of A's objects: B must get 404 (or 403 for a role that may not ask at all).
 OBJECT_PARAMS = {'user_id', 'job_id', 'token', 'building_id', 'unit_id', 'room_id', 'space_id', 'resident_id',
                  'occupancy_id', 'vehicle_id', 'renovation_id', 'gate_id', 'grant_id', 'batch_id',
-                 'announcement_id', 'attachment_id', 'message_id', 'template_id', 'survey_id', 'question_id'}
+                 'announcement_id', 'attachment_id', 'message_id', 'template_id', 'survey_id', 'question_id',
+                 'fee_item_id', 'rule_id', 'reading_id', 'run_id', 'bill_id'}
 
 
 def a_values(world) -> dict:
@@ -175,6 +201,7 @@ def snapshot(app, world):
 
 
 def _a_models():
+    from propsaas.billing import models as b
     from propsaas.notices import models as n
     from propsaas.property.models import Building, ParkingSpace, Room, RoomEvent, Unit
     from propsaas.residents import models as r
@@ -182,7 +209,8 @@ def _a_models():
     return [Building, Unit, Room, RoomEvent, ParkingSpace, r.Resident, r.Occupancy, r.Vehicle, r.Renovation,
             r.RenovationVisit, r.Gate, r.AccessGrant, r.ImportBatch, n.Announcement, n.AnnouncementAttachment,
             n.Message, n.Delivery, n.MessageTemplate, n.ChannelSetting, n.ChannelPreference, n.LoggedMessage,
-            n.Survey, n.SurveyQuestion, n.SurveyResponse, n.SurveyAnswer]
+            n.Survey, n.SurveyQuestion, n.SurveyResponse, n.SurveyAnswer, b.FeeItem, b.BillingRule, b.MeterReading,
+            b.Counter, b.BillRun, b.Bill, b.BillLine]
 
 
 def rules(app):
