@@ -25,9 +25,25 @@ def _require_json_body():
 
 
 def _resources():
-    from . import access, auth, imports, jobs, me, notices, property, renovations, residents, surveys, users
+    from . import (
+        access,
+        auth,
+        bills,
+        fee_items,
+        imports,
+        jobs,
+        me,
+        meters,
+        notices,
+        property,
+        renovations,
+        residents,
+        surveys,
+        users,
+    )
 
-    return (auth, me, jobs, users, property, residents, imports, renovations, access, notices, surveys)
+    return (auth, me, jobs, users, property, residents, imports, renovations, access, notices, surveys, fee_items,
+            bills, meters)
 
 
 def _set_up_blueprints() -> None:

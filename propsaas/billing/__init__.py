@@ -2,3 +2,12 @@
 from flask import Blueprint
 
 bp = Blueprint('billing', __name__)
+
+from . import (  # noqa: E402,F401  (routes and provisioners)
+    bill_views,
+    fee_item_views,
+    meter_views,
+    portal_views,
+    provisioning,
+    run_views,
+)

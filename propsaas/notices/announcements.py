@@ -10,7 +10,6 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -20,6 +19,7 @@ from ..extensions import db
 from ..jobs.queue import enqueue, job
 from ..models_base import get_or_404, utcnow
 from ..residents.models import Resident
+from ..tenancy.clock import tenant_zone
 from ..tenancy.context import current_tenant_id
 from ..tenancy.delivery import NOTICE_CATEGORIES
 from ..tenancy.models import Tenant
@@ -32,7 +32,6 @@ from .templates import render
 
 EDITABLE = ('draft', 'scheduled')
 STATES = ('draft', 'scheduled', 'published', 'expired', 'withdrawn')
-DEFAULT_TIMEZONE = 'Asia/Shanghai'
 #: a ``{name}`` placeholder left from a template (``{{`` and ``}}`` are literal braces, not placeholders)
 _PLACEHOLDER = re.compile(r'(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})')
 #: filled when staff start from a template; the others are left for staff to replace
@@ -46,13 +45,6 @@ def can_manage(user) -> bool:
 
 
 # --------------------------------------------------------------------------- time in the project's zone
-
-
-def tenant_zone(tenant: Tenant) -> ZoneInfo:
-    try:
-        return ZoneInfo(getattr(tenant, 'timezone', None) or DEFAULT_TIMEZONE)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_TIMEZONE)
 
 
 def local_to_utc(value: datetime | None, tenant: Tenant) -> datetime | None:

@@ -2,8 +2,9 @@
 
 Fields (all prefixed ``audience-``): ``scope`` (all/buildings/units/floors/residents), ``building_ids`` and
 ``unit_ids`` (checkboxes), ``floor_building_id`` / ``floor_min`` / ``floor_max``, ``roles`` and ``tags``
-(checkboxes), and ``people``: room numbers or mobiles typed one per line for a hand-picked list, resolved to
-residents here (a line that matches nobody is reported, so nothing is silently dropped).
+(checkboxes), ``arrears_only`` (a checkbox), and ``people``: room numbers or mobiles typed one per line for a
+hand-picked list, resolved to residents here (a line that matches nobody is reported, so nothing is silently
+dropped).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def audience_from_form(form) -> Audience:
         'unit_ids': form.getlist(PREFIX + 'unit_ids') if scope == 'units' else [],
         'roles': form.getlist(PREFIX + 'roles'),
         'tags': form.getlist(PREFIX + 'tags'),
+        'arrears_only': bool(form.get(PREFIX + 'arrears_only')),
     }
     if scope == 'floors':
         data.update(floor_building_id=form.get(PREFIX + 'floor_building_id'),

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -26,6 +25,7 @@ from ..errors import DomainError, NotAllowed
 from ..extensions import db
 from ..models_base import utcnow
 from ..residents.models import Resident
+from ..tenancy.clock import tenant_zone
 from ..tenancy.context import current_tenant_id
 from ..tenancy.models import Tenant
 from . import targeting
@@ -45,7 +45,6 @@ CHOICE_KINDS = ('single', 'multiple')
 RATINGS = (1, 2, 3, 4, 5)
 KINDS = ('general', 'satisfaction')
 INVITATION_TEMPLATE = 'survey_invitation'
-DEFAULT_TIMEZONE = 'Asia/Shanghai'
 TEXT_LIMIT = 20
 
 
@@ -62,13 +61,6 @@ class NotOpen(DomainError):
 
 
 # --------------------------------------------------------------------------- small helpers
-
-
-def tenant_zone(tenant) -> ZoneInfo:
-    try:
-        return ZoneInfo(getattr(tenant, 'timezone', None) or DEFAULT_TIMEZONE)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_TIMEZONE)
 
 
 def local_time(value: datetime | None, tenant, fmt: str = '%Y-%m-%d %H:%M') -> str:

@@ -20,6 +20,9 @@ from ..errors import DomainError
 from ..extensions import db
 from ..property.models import Building, Room, Unit
 from ..residents.models import ROLE_NAMES, ROLES, Occupancy, Resident
+from ..tenancy.clock import tenant_today
+from ..tenancy.context import current_tenant_id
+from ..tenancy.models import Tenant
 from .models import ChannelPreference
 
 SCOPES = ('all', 'buildings', 'units', 'floors', 'residents')
@@ -42,6 +45,8 @@ class Audience:
     roles: list[str] = field(default_factory=list)
     #: empty: any room; otherwise rooms carrying at least one of these tags
     tags: list[str] = field(default_factory=list)
+    #: only rooms with arrears: a bill unpaid (or part paid) after its due date (催缴 to the whole arrears list)
+    arrears_only: bool = False
 
     @classmethod
     def from_json(cls, data: dict | None) -> Audience:
@@ -61,6 +66,7 @@ class Audience:
                 resident_ids=_ids(data.get('resident_ids')),
                 roles=[str(r) for r in data.get('roles') or []],
                 tags=[str(t).strip() for t in data.get('tags') or [] if str(t).strip()],
+                arrears_only=data.get('arrears_only') in (True, 1, '1', 'true', 'on', 'y'),
             )
         except (TypeError, ValueError):
             raise DomainError(_l('发送范围格式不正确'), field='audience') from None
@@ -119,6 +125,8 @@ class Audience:
             parts.append(str(_l('仅%(roles)s', roles='、'.join(str(ROLE_NAMES[r]) for r in self.roles))))
         if self.tags:
             parts.append(str(_l('标签：%(tags)s', tags='、'.join(self.tags))))
+        if self.arrears_only:
+            parts.append(str(_l('仅欠费房屋')))
         return ' · '.join(parts)
 
 
@@ -137,7 +145,7 @@ class Recipient:
 
 def resident_ids_query(audience: Audience) -> sa.Select:
     """SELECT DISTINCT resident ids of the audience (a subquery for the statements below)."""
-    if audience.scope == 'residents' and not audience.roles and not audience.tags:
+    if audience.scope == 'residents' and not (audience.roles or audience.tags or audience.arrears_only):
         return sa.select(Resident.id).where(Resident.id.in_(audience.resident_ids))
     query = (sa.select(Occupancy.resident_id).distinct()
              .join(Room, Room.id == Occupancy.room_id)
@@ -158,7 +166,18 @@ def resident_ids_query(audience: Audience) -> sa.Select:
         query = query.where(Occupancy.role.in_(audience.roles))
     if audience.tags:
         query = query.where(_room_has_any_tag(audience.tags))
+    if audience.arrears_only:
+        query = query.where(Room.id.in_(_rooms_in_arrears()))
     return query
+
+
+def _rooms_in_arrears() -> sa.Select:
+    """Rooms with a bill still (partly) unpaid after its due date, as of today where the project is."""
+    from ..billing.models import Bill  # billing sends through notices: imported here, not at module load
+
+    tenant = db.session.get(Tenant, current_tenant_id())
+    return sa.select(Bill.room_id).where(Bill.status.in_(('unpaid', 'partial')), Bill.due_on < tenant_today(tenant),
+                                         Bill.room_id.is_not(None))
 
 
 def _room_has_any_tag(tags: list[str]):

@@ -13,21 +13,21 @@ decision is final. Services never commit; the view or API call that uses them co
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
 
+from .. import money
 from ..auth.models import User
 from ..auth.services import normalize_mobile
-from ..billing import money
 from ..errors import DomainError, NotAllowed
 from ..extensions import db
 from ..models_base import utcnow
 from ..property.addresses import parse_room_address
 from ..property.models import Room, RoomEvent
+from ..tenancy.clock import local_datetime, tenant_today, tenant_zone  # noqa: F401  (re-exported to views)
 from .models import Occupancy, Renovation, RenovationVisit, Resident
 
 STATUSES = ('pending', 'approved', 'rejected', 'completed', 'cancelled')
@@ -37,7 +37,6 @@ DEPOSIT_STATUSES = ('none', 'held', 'refunded', 'withheld')
 DEFAULT_DEPOSIT = '2000.00'  # yuan (DOMAIN.md: one city caps deposits at 2,000 yuan)
 MAX_DAYS = 180
 MAX_DEPOSIT_FEN = 100_000_000  # 1,000,000 yuan: anything above is a typo
-DEFAULT_TIMEZONE = 'Asia/Shanghai'
 
 
 # --- pure helpers ----------------------------------------------------------------------------------------------
@@ -48,35 +47,6 @@ def parse_yuan(text) -> int:
 
 
 format_yuan = money.format_yuan
-
-
-def tenant_zone(tenant) -> ZoneInfo:
-    try:
-        return ZoneInfo(getattr(tenant, 'timezone', None) or DEFAULT_TIMEZONE)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_TIMEZONE)
-
-
-def _now() -> datetime:
-    """The current time (aware UTC); tests replace it to pin 'today'."""
-    return datetime.now(UTC)
-
-
-def tenant_today(tenant, now: datetime | None = None) -> date:
-    """Today's date where the project is (its timezone), not on the server."""
-    now = now or _now()
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    return now.astimezone(tenant_zone(tenant)).date()
-
-
-def local_datetime(value: datetime | None, tenant) -> str:
-    """'2026-03-01 09:30' in the project's timezone; '' for None."""
-    if value is None:
-        return ''
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(tenant_zone(tenant)).strftime('%Y-%m-%d %H:%M')
 
 
 def default_deposit_fen(tenant) -> int:

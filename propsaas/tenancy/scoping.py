@@ -8,6 +8,8 @@
 """
 from __future__ import annotations
 
+import weakref
+
 import sqlalchemy as sa
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, with_loader_criteria
@@ -48,18 +50,50 @@ def _scope_statement(state) -> None:
         if _touches_scoped_table(state.statement):
             raise NoTenantError('tenant-scoped data queried with no tenant set; use tenant_scope() or platform_scope()')
         return
+    statement = state.statement
+    if state.is_select and _has_core_froms(statement, state):
+        statement = _scope_plain_selects(statement, tenant_id)
     # Added to every statement while a tenant is set: it only affects the scoped entities it finds.
-    statement = state.statement.options(
+    state.statement = statement.options(
         with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
     )
-    if state.is_select and not state.all_mappers:
-        # A table can enter FROM without an entity: select(func.count()).where(Building.has_lift). Filter those too.
-        # (Only for entity-free statements: get_final_froms() compiles, too dear for every query.)
-        scoped = _scoped_tables()
-        for table in _plain_tables(statement.get_final_froms()):
-            if table in scoped:
-                statement = statement.where(table.c.tenant_id == tenant_id)
-    state.statement = statement
+
+
+#: statement -> whether it nests a SELECT; statements built once and run on every request are looked at once
+_NESTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _has_core_froms(statement, state) -> bool:
+    """Whether a scoped table can be in some FROM without its entity: an entity-free statement
+    (``select(func.count()).select_from(Room)``) or any nested SELECT (EXISTS, IN, scalar and derived subqueries),
+    whose tables the entity criteria don't reach."""
+    if not state.all_mappers:
+        return True
+    nested = _NESTED.get(statement)
+    if nested is None:
+        nested = _NESTED[statement] = any(isinstance(element, sa.sql.selectable.Select) and element is not statement
+                                          for element in visitors.iterate(statement))
+    return nested
+
+
+def _scope_plain_selects(statement, tenant_id):
+    """Every SELECT in the statement, nested ones included, gets ``tenant_id = :current`` for each scoped table that
+    stands in its own FROM (correlated tables belong to the enclosing SELECT, which gets them)."""
+    scoped = _scoped_tables()
+
+    def visit_select(select) -> None:
+        criteria = tuple(table.c.tenant_id == tenant_id for table in _plain_tables(select.get_final_froms())
+                         if table in scoped)
+        if criteria:
+            select._where_criteria += criteria  # the clone made for this statement, never the caller's object
+
+    # Loader options (joinedload, loader criteria) are not clause elements and can't be cloned: set them aside.
+    options = statement._with_options
+    bare = statement._generate()
+    bare._with_options = ()
+    scoped_statement = visitors.cloned_traverse(bare, {}, {'select': visit_select})
+    scoped_statement._with_options = options
+    return scoped_statement
 
 
 def _plain_tables(froms):

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from propsaas.billing.money import capital, format_yuan, parse_rate, parse_yuan, round_fen, split
 from propsaas.errors import DomainError
+from propsaas.money import capital, format_yuan, parse_rate, parse_yuan, round_fen, split
 
 weights = st.lists(st.decimals(min_value=0, max_value=10_000, places=2, allow_nan=False, allow_infinity=False),
                    min_size=1, max_size=500).filter(lambda ws: sum(ws) > 0)

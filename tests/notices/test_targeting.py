@@ -86,3 +86,28 @@ def test_malformed_audiences_are_refused_with_a_reason(app, data, message):
         with pytest.raises(DomainError) as caught:
             Audience.from_json(data)
         assert message in str(caught.value.message)
+
+
+def test_arrears_only_reaches_the_rooms_with_overdue_bills(compound, in_tenant):
+    """A bill unpaid after its due date puts its room in arrears; paid, voided or not yet due ones don't."""
+    from datetime import date, timedelta
+
+    from propsaas.billing.models import Bill
+
+    c = compound
+    today = date.today()
+    with in_tenant(c.tenant) as session:
+        for number, (code, status, due) in enumerate((
+                ('1-1-1201', 'partial', today - timedelta(days=40)),   # in arrears
+                ('1-1-201', 'paid', today - timedelta(days=40)),
+                ('1-2-1202', 'unpaid', today + timedelta(days=5)),     # not due yet
+                ('2-1-301', 'void', today - timedelta(days=40))), start=1):
+            session.add(Bill(number=f'ZD-{number}', room_id=c.rooms[code], period='2026-10', issued_on=due,
+                             due_on=due, status=status, total_fen=10000))
+    with in_tenant(c.tenant):
+        assert names(c, Audience(arrears_only=True)) == {'renter_high', 'family_high'}
+        assert names(c, Audience(arrears_only=True, roles=['renter'])) == {'renter_high'}
+        picked = Audience(scope='residents', resident_ids=[c.residents['owner_low'], c.residents['renter_high']],
+                          arrears_only=True)
+        assert names(c, picked) == {'renter_high'}
+        assert '欠费' in Audience(arrears_only=True).describe()

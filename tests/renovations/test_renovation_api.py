@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from propsaas.property.models import Room
+from propsaas.tenancy import clock
 from tests.helpers import count_queries
 from tests.renovations.estate import api_token
 
@@ -115,7 +116,6 @@ def test_roles_and_errors(app, estate, in_tenant):
 def test_list_filters_and_overdue(app, estate, in_tenant, monkeypatch):
     from datetime import UTC, datetime
 
-    from propsaas.residents import renovations as services
 
     e = estate()
     api = api_client(app, e)
@@ -124,7 +124,7 @@ def test_list_filters_and_overdue(app, estate, in_tenant, monkeypatch):
                     headers=desk).json['id']
     api.post(API, json=body(room='2-1-201', contractor='二号楼'), headers=desk)
     api.post(f'{API}/{late}/approve', json={}, headers=desk)
-    monkeypatch.setattr(services, '_now', lambda: datetime(2026, 3, 1, 17, 0, tzinfo=UTC))  # 2 March in Shanghai
+    monkeypatch.setattr(clock, 'now_utc', lambda: datetime(2026, 3, 1, 17, 0, tzinfo=UTC))  # 2 March in Shanghai
     overdue = api.get(f'{API}?overdue=true', headers=desk).json
     assert [item['id'] for item in overdue['items']] == [late] and overdue['items'][0]['overdue'] is True
     assert api.get(f'{API}?building_id={e.buildings["2"]}', headers=desk).json['items'][0]['contractor'] == '二号楼'

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from propsaas.property.models import Room, RoomEvent
 from propsaas.residents import renovations as services
 from propsaas.residents.models import Occupancy, Renovation, RenovationVisit
+from propsaas.tenancy import clock
 from tests.helpers import count_queries
 from tests.renovations.estate import add_resident
 
@@ -255,11 +256,11 @@ def test_overdue_is_flagged_by_the_projects_date(estate, client_for, in_tenant, 
     for rid in (renovation_id, other_id):
         desk.post(f'/renovations/{rid}/approve', data={})
     # 23:00 on 1 March in Shanghai (15:00 UTC): the planned end is today, not late
-    monkeypatch.setattr(services, '_now', lambda: datetime(2026, 3, 1, 15, 0, tzinfo=UTC))
+    monkeypatch.setattr(clock, 'now_utc', lambda: datetime(2026, 3, 1, 15, 0, tzinfo=UTC))
     listed = desk.get('/renovations?overdue=1')
     assert '没有符合条件的装修备案' in listed.text
     # 01:00 on 2 March in Shanghai (17:00 UTC on 1 March): late there, though still 1 March in UTC
-    monkeypatch.setattr(services, '_now', lambda: datetime(2026, 3, 1, 17, 0, tzinfo=UTC))
+    monkeypatch.setattr(clock, 'now_utc', lambda: datetime(2026, 3, 1, 17, 0, tzinfo=UTC))
     listed = desk.get('/renovations?overdue=1')
     assert listed.text.count('已逾期') == 1 and '1栋1单元101' in listed.text and '2栋1单元201' not in listed.text
     everything = desk.get('/renovations')

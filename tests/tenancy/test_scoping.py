@@ -165,3 +165,46 @@ def test_platform_scope_sees_all_and_is_explicit(app, two_tenants):
         tenants = {t for t in db.session.execute(sa.select(User.tenant_id)).scalars()}
         assert {a.id, b.id} <= tenants
         assert db.session.get(Tenant, a.id).name == 'A'
+
+
+def test_subqueries_are_scoped_too(app, two_tenants, in_tenant):
+    """Scoped tables inside EXISTS, IN and FROM subqueries of any statement are filtered like the top level."""
+    a, b, ids = two_tenants
+    a_name = 'a-0'
+    with in_tenant(b) as session:
+        exists = sa.select(sa.exists().where(User.name == a_name))
+        assert session.execute(exists).scalar_one() is False
+        where_exists = sa.select(sa.func.count()).select_from(User).where(
+            sa.exists().where(AccessToken.user_id == User.id))
+        assert session.execute(where_exists).scalar_one() == 0
+        inner = sa.select(User.id).where(User.role == 'resident').subquery()
+        assert session.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one() == 2
+        in_ids = sa.select(sa.func.count()).select_from(User).where(
+            User.id.in_(sa.select(User.id).where(User.name.like('a-%'))))
+        assert session.execute(in_ids).scalar_one() == 0
+        scalar = sa.select(sa.select(sa.func.count(User.id)).scalar_subquery())
+        assert session.execute(scalar).scalar_one() == 3
+        entity_with_exists = sa.select(User.name).where(sa.exists().where(User.name == a_name))
+        assert session.execute(entity_with_exists).all() == []
+
+
+def test_subqueries_of_statements_with_loader_options_are_scoped(app, two_tenants, in_tenant):
+    a, b, ids = two_tenants
+    with in_tenant(b) as session:
+        query = (sa.select(User).options(sa.orm.defer(User.password_hash))
+                 .where(sa.exists().where(AccessToken.user_id == User.id) | (User.name.like('b-%'))))
+        assert sorted(u.name for u in session.execute(query).scalars()) == ['b-0', 'b-1']
+
+
+def test_bulk_update_with_a_subquery_touches_only_this_tenant(app, two_tenants, in_tenant):
+    a, b, ids = two_tenants
+    with in_tenant(b) as session:
+        every_resident = sa.select(User.id).where(User.role == 'resident')
+        session.execute(sa.update(User).where(User.id.in_(every_resident)).values(locale='en'),
+                        execution_options={'synchronize_session': False})
+        users = User.__table__
+        plain = sa.select(sa.literal_column('id')).select_from(users).where(users.c.role == 'resident')
+        session.execute(sa.update(User).where(User.id.in_(plain)).values(locale='en'),
+                        execution_options={'synchronize_session': False})
+    with in_tenant(a) as session:
+        assert session.execute(sa.select(User.locale).where(User.role == 'resident')).scalars().all() == [None] * 3

@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from flask_babel import lazy_gettext as _l
 
-from ..errors import DomainError
+from .errors import DomainError
 
 FEN = Decimal('0.01')
 #: 10 million yuan: an amount above it is a typo in a property project
