@@ -233,3 +233,121 @@ class BillLine(TenantScoped, db.Model):
 
     bill: Mapped[Bill] = relationship(back_populates='lines')
     fee_item: Mapped[FeeItem] = relationship()
+
+
+PAYMENT_METHODS = ('cash', 'bank_transfer', 'pos', 'wechat', 'alipay', 'sandbox', 'prepaid')
+PAYMENT_METHOD_NAMES = {'cash': _l('现金'), 'bank_transfer': _l('银行转账'), 'pos': _l('POS 刷卡'),
+                        'wechat': _l('微信支付'), 'alipay': _l('支付宝'), 'sandbox': _l('模拟支付'),
+                        'prepaid': _l('预存款')}
+PAYMENT_KINDS = ('payment', 'refund', 'reversal')
+
+
+class Payment(TenantScoped, db.Model):
+    """收款: money received for a room (or paid back). Never edited or deleted: a refund or a reversal is a new row
+    (kind 'refund' / 'reversal', pointing at the payment it undoes, with its reason).
+
+    ``amount_fen`` is always positive; the kind gives the direction. What is not allocated to bills is the room's
+    prepaid balance (预存款), which settles its next bills.
+    """
+
+    __tablename__ = 'payments'
+    __table_args__ = (
+        sa.UniqueConstraint('tenant_id', 'number'),
+        sa.UniqueConstraint('tenant_id', 'provider_txn_id'),
+        sa.CheckConstraint("kind in ('payment', 'refund', 'reversal')", name='kind'),
+        sa.CheckConstraint('amount_fen > 0', name='amount_positive'),
+        sa.Index('ix_payments_room', 'tenant_id', 'room_id', 'paid_at'),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the receipt number (收据号) 'SJ202612-000001', unique per tenant
+    number: Mapped[str] = mapped_column(sa.String(30))
+    kind: Mapped[str] = mapped_column(sa.String(10), default='payment')
+    method: Mapped[str] = mapped_column(sa.String(16))
+    amount_fen: Mapped[int] = mapped_column(sa.BigInteger)
+    room_id: Mapped[int | None] = mapped_column(sa.ForeignKey('rooms.id'))
+    payer_resident_id: Mapped[int | None] = mapped_column(sa.ForeignKey('residents.id'), index=True)
+    #: the payer's name as written on the receipt (a company paying for its office, a relative ...)
+    payer_name: Mapped[str | None] = mapped_column(sa.String(60))
+    #: bank or POS reference, cheque number ...
+    reference: Mapped[str | None] = mapped_column(sa.String(100))
+    #: an online provider's transaction id: a notification is credited once per id
+    provider_txn_id: Mapped[str | None] = mapped_column(sa.String(64))
+    #: the payment a refund or reversal undoes
+    reverses_id: Mapped[int | None] = mapped_column(sa.ForeignKey('payments.id'), index=True)
+    reason: Mapped[str | None] = mapped_column(sa.String(200))
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey('users.id', ondelete='SET NULL'))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    allocations: Mapped[list[PaymentAllocation]] = relationship(back_populates='payment',
+                                                                order_by='PaymentAllocation.id')
+
+
+class PaymentAllocation(TenantScoped, db.Model):
+    """How much of a payment settled which bill (negative when a reversal takes it back). A bill's balance is its
+    total minus the sum of its allocations."""
+
+    __tablename__ = 'payment_allocations'
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(sa.ForeignKey('payments.id'), index=True)
+    bill_id: Mapped[int] = mapped_column(sa.ForeignKey('bills.id'), index=True)
+    amount_fen: Mapped[int] = mapped_column(sa.BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    payment: Mapped[Payment] = relationship(back_populates='allocations')
+    bill: Mapped[Bill] = relationship()
+
+
+class ReminderHold(TenantScoped, db.Model):
+    """不催缴: a room that gets no payment reminders while the hold lasts (a dispute, a hardship), with its reason."""
+
+    __tablename__ = 'reminder_holds'
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room_id: Mapped[int] = mapped_column(sa.ForeignKey('rooms.id'), index=True)
+    reason: Mapped[str] = mapped_column(sa.String(200))
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey('users.id', ondelete='SET NULL'))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lifted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey('users.id', ondelete='SET NULL'))
+
+
+class ProjectDay(TenantScoped, db.Model):
+    """A date the project adds to the public-holiday calendar: a day off (no reminders) or an extra working day."""
+
+    __tablename__ = 'project_days'
+    __table_args__ = (sa.UniqueConstraint('tenant_id', 'day'),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date]
+    #: False: no reminders that day; True: a working day although the calendar says otherwise
+    working: Mapped[bool] = mapped_column(default=False)
+    name: Mapped[str] = mapped_column(sa.String(60))
+
+
+class Reminder(TenantScoped, db.Model):
+    """催缴记录: one step of the reminder schedule for one bill — when it was due, when it went out (postponed past
+    holidays), to whom, and the outcome. Unique per (bill, step): a step is never sent twice."""
+
+    __tablename__ = 'reminders'
+    __table_args__ = (
+        sa.UniqueConstraint('tenant_id', 'bill_id', 'step'),
+        sa.CheckConstraint("status in ('sent', 'skipped', 'failed')", name='status'),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bill_id: Mapped[int] = mapped_column(sa.ForeignKey('bills.id'), index=True)
+    #: days relative to the due date: -3, 0, 7, 30
+    step: Mapped[int]
+    #: the day the schedule put it on, and the day it went out (the next working day when that was a holiday)
+    due_on: Mapped[date]
+    sent_on: Mapped[date | None]
+    resident_id: Mapped[int | None] = mapped_column(sa.ForeignKey('residents.id'))
+    status: Mapped[str] = mapped_column(sa.String(10))
+    #: why it was skipped or failed ('不催缴：物业费争议', '没有联系人')
+    note: Mapped[str | None] = mapped_column(sa.String(200))
+    #: the notification's source key (its deliveries say which channels reached the resident)
+    source_key: Mapped[str | None] = mapped_column(sa.String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
