@@ -148,15 +148,23 @@ def _billing_of_a(world: dict) -> dict:
     db.session.add(b.BillLine(bill_id=bill.id, fee_item_id=item.id, subject=f'room:{world["room_id"]}',
                               period='2026-11', description=f'{MARK}物业费', amount_fen=21033,
                               basis={'rule_id': rule.id, 'formula': MARK}))
+    payment = b.Payment(number=f'{MARK}-SJ', method='cash', amount_fen=10000, room_id=world['room_id'],
+                        payer_resident_id=world['resident_id'], payer_name=MARK, reference=MARK)
+    hold = b.ReminderHold(room_id=world['room_id'], reason=MARK)
+    db.session.add_all([payment, hold, b.ProjectDay(day=date(2026, 12, 24), name=MARK),
+                        b.Reminder(bill_id=bill.id, step=0, due_on=date(2026, 11, 30), status='skipped', note=MARK)])
+    db.session.flush()
+    db.session.add(b.PaymentAllocation(payment_id=payment.id, bill_id=bill.id, amount_fen=10000))
     db.session.commit()
-    return {'fee_item_id': item.id, 'rule_id': rule.id, 'reading_id': reading.id, 'run_id': run.id, 'bill_id': bill.id}
+    return {'fee_item_id': item.id, 'rule_id': rule.id, 'reading_id': reading.id, 'run_id': run.id, 'bill_id': bill.id,
+            'payment_id': payment.id, 'hold_id': hold.id}
 
 
 #: URL parameters that name one of A's objects: B must get 404 (or 403 for a role that may not ask at all).
 OBJECT_PARAMS = {'user_id', 'job_id', 'token', 'building_id', 'unit_id', 'room_id', 'space_id', 'resident_id',
                  'occupancy_id', 'vehicle_id', 'renovation_id', 'gate_id', 'grant_id', 'batch_id',
                  'announcement_id', 'attachment_id', 'message_id', 'template_id', 'survey_id', 'question_id',
-                 'fee_item_id', 'rule_id', 'reading_id', 'run_id', 'bill_id'}
+                 'fee_item_id', 'rule_id', 'reading_id', 'run_id', 'bill_id', 'payment_id', 'hold_id'}
 
 
 def a_values(world) -> dict:
@@ -210,7 +218,8 @@ def _a_models():
             r.RenovationVisit, r.Gate, r.AccessGrant, r.ImportBatch, n.Announcement, n.AnnouncementAttachment,
             n.Message, n.Delivery, n.MessageTemplate, n.ChannelSetting, n.ChannelPreference, n.LoggedMessage,
             n.Survey, n.SurveyQuestion, n.SurveyResponse, n.SurveyAnswer, b.FeeItem, b.BillingRule, b.MeterReading,
-            b.Counter, b.BillRun, b.Bill, b.BillLine]
+            b.Counter, b.BillRun, b.Bill, b.BillLine, b.Payment, b.PaymentAllocation, b.ReminderHold, b.ProjectDay,
+            b.Reminder]
 
 
 def rules(app):
