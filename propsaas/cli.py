@@ -19,6 +19,7 @@ tenants_cli = AppGroup('tenants', help='Create, list, suspend and resume tenants
 operators_cli = AppGroup('operators', help='Platform operator accounts.')
 jobs_cli = AppGroup('jobs', help='Background jobs.')
 notices_cli = AppGroup('notices', help='Announcements and messages to residents.')
+billing_cli = AppGroup('billing', help='Bills, arrears and payment reminders.')
 
 
 def tenant_url(slug: str) -> str:
@@ -192,6 +193,23 @@ def notices_sweep_cmd():
                f'{done["interrupted"]} interrupted send(s) marked failed')
 
 
+@billing_cli.command('send-reminders')
+@click.option('--tenant', 'slug', default=None, help='One project (default: every active one).')
+@click.option('--date', 'day', default=None, type=click.DateTime(formats=['%Y-%m-%d']),
+              help="The day to act as (default: today in each project's time zone).")
+def billing_send_reminders_cmd(slug, day):
+    """Send the payment reminders due today (postponed on holidays; never a step twice). Workers run this once a
+    day on their own; run it from cron when jobs run inline (no REDIS_URL)."""
+    from .billing.dunning import send_reminders_now
+
+    try:
+        results = send_reminders_now(slug, day.date() if day else None)
+    except DomainError as e:
+        _fail(str(e.message))
+    for tenant_slug, report in results:
+        click.echo(f'{tenant_slug}: ' + ', '.join(f'{k} {v}' for k, v in report.items()))
+
+
 @click.command('worker')
 @click.option('--burst', is_flag=True, help='Run the queued jobs, then exit.')
 def worker_cmd(burst):
@@ -228,5 +246,5 @@ def worker_cmd(burst):
 def register(app) -> None:
     from .demo import demo_cli
 
-    for command in (tenants_cli, operators_cli, jobs_cli, notices_cli, worker_cmd, demo_cli):
+    for command in (tenants_cli, operators_cli, jobs_cli, notices_cli, billing_cli, worker_cmd, demo_cli):
         app.cli.add_command(command)

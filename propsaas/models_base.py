@@ -1,6 +1,8 @@
 """Small shared pieces of the models: UTC timestamps and a scoped ``get_or_404``."""
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -46,3 +48,42 @@ def get_or_404(model, ident: int):
     if obj is None:
         abort(404)
     return obj
+
+
+@dataclass
+class Page:
+    """A page of rows (for selects of several columns, which ``db.paginate`` can't do), shaped like Flask-SQLAlchemy's
+    Pagination for the templates' pager."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def page_of(query: sa.Select, page: int, per_page: int) -> Page:
+    """Two statements whatever the page: the count and the rows."""
+    page = max(int(page or 1), 1)
+    total = db.session.execute(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+    rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(items=list(rows), page=page, per_page=per_page, total=total)

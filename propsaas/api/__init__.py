@@ -27,6 +27,7 @@ def _require_json_body():
 def _resources():
     from . import (
         access,
+        arrears,
         auth,
         bills,
         fee_items,
@@ -35,6 +36,7 @@ def _resources():
         me,
         meters,
         notices,
+        payments,
         property,
         renovations,
         residents,
@@ -43,7 +45,7 @@ def _resources():
     )
 
     return (auth, me, jobs, users, property, residents, imports, renovations, access, notices, surveys, fee_items,
-            bills, meters)
+            bills, meters, arrears, payments)
 
 
 def _set_up_blueprints() -> None:

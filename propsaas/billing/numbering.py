@@ -49,3 +49,16 @@ def bill_number(period: str, sequence: int) -> str:
 def next_bill_numbers(period: str, n: int) -> list[str]:
     """``n`` new bill numbers of the tenant for ``period``, increasing, never used before."""
     return [bill_number(period, value) for value in allocate(BILL_COUNTER, n)]
+
+
+RECEIPT_COUNTER = 'receipt'
+
+
+def receipt_number(month: str, sequence: int) -> str:
+    """'2026-12', 1 -> 'SJ202612-000001': a receipt (收据) number; the sequence runs on across months."""
+    return f'SJ{month.replace("-", "")}-{sequence:06d}'
+
+
+def next_receipt_number(month: str) -> str:
+    """A new receipt number of the tenant for a payment, refund or reversal made in ``month`` ('YYYY-MM')."""
+    return receipt_number(month, allocate(RECEIPT_COUNTER, 1)[0])

@@ -492,6 +492,11 @@ def generate_bills(run_id: int) -> dict:
         result = missing(tenant, run.period, building_id=run.building_id, fee_item_ids=run.fee_item_ids)
         report_progress(60)  # before writing: progress has its own transaction (SQLite allows one writer)
         outcome = issue_bills(run, tenant, result)
+        # Prepaid money (预存款) settles the new bills at once, oldest first.
+        from .payments import settle_rooms  # payments build on runs: imported here
+
+        settle_rooms(db.session.execute(sa.select(Bill.room_id).where(
+            Bill.id.in_(outcome.bills), Bill.room_id.is_not(None))).scalars().all())
         summary = _summary(result)
         summary['notify'] = notify
         run.status, run.finished_at = 'done', utcnow()

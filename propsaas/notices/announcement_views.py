@@ -14,7 +14,7 @@ from ..auth.sessions import require_duty, require_role
 from ..core.navigation import add_nav
 from ..errors import DomainError
 from ..extensions import db
-from ..models_base import get_or_404
+from ..models_base import get_or_404, page_of
 from . import announcements as services
 from . import attachments, bp, delivery, targeting
 from .audience_form import audience_choices, audience_from_form, people_text
@@ -173,8 +173,8 @@ def _detail(announcement: Announcement, status: int = 200, **forms):
         announcement=announcement, state=announcement.state(), editable=announcement.status in services.EDITABLE,
         audience_text=Audience.from_json(announcement.audience).describe(),
         stats=services.delivery_stats(announcement),
-        failed=services.page_of(services.failed_deliveries_query(announcement), failed_page, DETAIL_PER_PAGE),
-        receipts=services.page_of(services.receipts_query(announcement), receipts_page, DETAIL_PER_PAGE),
+        failed=page_of(services.failed_deliveries_query(announcement), failed_page, DETAIL_PER_PAGE),
+        receipts=page_of(services.receipts_query(announcement), receipts_page, DETAIL_PER_PAGE),
         read_count=read, unread_count=total - read, show_mobile=show_mobile,
         placeholders=[f'{{{n}}}' for n in services.unfilled_placeholders(announcement.title,
                                                                            announcement.body_html)],

@@ -6,9 +6,7 @@ reached yet (a resident who moved in since, say) and never messages anyone twice
 """
 from __future__ import annotations
 
-import math
 import re
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
@@ -265,44 +263,6 @@ def read_counts(announcement_ids) -> dict[int, tuple[int, int]]:
         sa.select(Message.announcement_id, sa.func.count(Message.read_at), sa.func.count())
         .where(Message.announcement_id.in_(ids)).group_by(Message.announcement_id)).all()
     return {aid: (read, total) for aid, read, total in rows}
-
-
-@dataclass
-class Page:
-    """A page of rows from a statement (for selects of several columns, which ``db.paginate`` can't do)."""
-
-    items: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
-
-
-def page_of(query: sa.Select, page: int, per_page: int) -> Page:
-    """Two statements whatever the page: the count and the rows."""
-    page = max(int(page or 1), 1)
-    total = db.session.execute(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())).scalar_one()
-    rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
-    return Page(items=list(rows), page=page, per_page=per_page, total=total)
 
 
 def failed_deliveries_query(announcement: Announcement) -> sa.Select:

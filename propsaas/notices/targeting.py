@@ -60,7 +60,7 @@ class Audience:
                 scope=str(data.get('scope') or 'all'),
                 building_ids=_ids(data.get('building_ids')),
                 unit_ids=_ids(data.get('unit_ids')),
-                floor_building_id=_opt_int(data.get('floor_building_id')),
+                floor_building_id=_opt_id(data.get('floor_building_id')),
                 floor_min=_opt_int(data.get('floor_min')),
                 floor_max=_opt_int(data.get('floor_max')),
                 resident_ids=_ids(data.get('resident_ids')),
@@ -223,6 +223,13 @@ def _ids(value) -> list[int]:
     if len(ids) > MAX_IDS or any(i <= 0 or i > 2**31 - 1 for i in ids):
         raise ValueError('bad ids')
     return ids
+
+
+def _opt_id(value) -> int | None:
+    ids = _ids(value)
+    if len(ids) > 1:
+        raise ValueError('one building')
+    return ids[0] if ids else None
 
 
 def _opt_int(value) -> int | None:

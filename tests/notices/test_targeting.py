@@ -111,3 +111,10 @@ def test_arrears_only_reaches_the_rooms_with_overdue_bills(compound, in_tenant):
                           arrears_only=True)
         assert names(c, picked) == {'renter_high'}
         assert '欠费' in Audience(arrears_only=True).describe()
+
+
+def test_a_floor_range_names_its_building_by_any_id(app):
+    """Building ids grow past any floor number: the floor bounds are not applied to the building id."""
+    with app.test_request_context():
+        audience = Audience.from_json({'scope': 'floors', 'floor_building_id': 336, 'floor_min': 12})
+    assert (audience.floor_building_id, audience.floor_min) == (336, 12)
