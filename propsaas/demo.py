@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 
 import click
 import sqlalchemy as sa
@@ -39,7 +40,6 @@ DEMO_HOUSEHOLDS = [
 
 def _demo_property(tenant) -> None:
     """Two buildings from patterns and a few households, once; the demo resident login lives in 1-1-101."""
-    from datetime import date
     from decimal import Decimal
 
     from .property.models import Building
@@ -83,6 +83,26 @@ def _demo_notices(tenant) -> None:
         announcements.publish_now(welcome)
 
 
+def _demo_billing(tenant) -> None:
+    """The rooms handed over in 2021 and this month's bills issued, once, so the cashier's pages and the resident's
+    bills have something to show. A demo made before billing existed gets its fee items here."""
+    from .billing.models import BillRun, FeeItem
+    from .billing.provisioning import provision_fee_items
+    from .billing.runs import start_run
+    from .property.models import Room
+    from .tenancy.clock import tenant_today
+    from .tenancy.delivery import load_template
+
+    if db.session.execute(sa.select(FeeItem.id)).first() is None:
+        provision_fee_items(tenant, load_template(tenant.template, provisioning.templates_root()))
+    db.session.execute(sa.update(Room).where(Room.billing_starts_on.is_(None))
+                       .values(billing_starts_on=date(2021, 5, 1)))
+    db.session.flush()
+    if db.session.execute(sa.select(BillRun.id)).first() is None:
+        today = tenant_today(tenant)
+        start_run(tenant, f'{today:%Y-%m}', due_on=date(today.year, today.month, 28))
+
+
 @demo_cli.command('setup')
 def setup_cmd():
     """Create (or keep) the demo tenant and its admin, staff and resident; print their logins."""
@@ -105,6 +125,8 @@ def setup_cmd():
         _demo_property(tenant)
         db.session.commit()
         _demo_notices(tenant)
+        db.session.commit()
+        _demo_billing(tenant)
         db.session.commit()
     base = current_app.config['BASE_DOMAIN']
     click.echo(f'demo tenant: http://{DEMO_SLUG}.{base}:{os.environ.get("PORT", "5000")}/')

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -100,4 +101,11 @@ def test_demo_no_serve_sets_up_the_demo_tenant_twice(tmp_path):
         for login in ('admin@demo.propsaas.cn', 'tech@demo.propsaas.cn', '13800000003'):
             assert f'login: {login}' in done.stdout
         assert 'http://demo.localhost:5099/' in done.stdout
-    assert (tmp_path / 'instance' / 'propsaas.db').exists()
+    database = tmp_path / 'instance' / 'propsaas.db'
+    assert database.exists()
+    # the demo has something to show on every new page, made once however often it is set up
+    with sqlite3.connect(database) as conn:
+        notices = conn.execute('SELECT count(*) FROM announcements').fetchone()[0]
+        bills, households = conn.execute('SELECT count(*), count(DISTINCT room_id) FROM bills').fetchone()
+        runs = conn.execute('SELECT count(*) FROM bill_runs').fetchone()[0]
+    assert notices == 1 and runs == 1 and bills == households > 0
