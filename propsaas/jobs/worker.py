@@ -39,10 +39,18 @@ class PropsaasWorker(Worker):
         db.engine.dispose(close=False)
         return super().main_work_horse(job, queue)
 
+    def work(self, burst: bool = False, **kwargs):
+        self.burst = burst
+        return super().work(burst=burst, **kwargs)
+
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()
         recover_stalled_jobs()
         resend_overdue_queued()
+        if getattr(self, 'burst', False):
+            # A burst worker runs what is queued and leaves; the features' sweeps would queue new work (a day's
+            # reminders for every project ...) for the long-running workers to do.
+            return
         for task in MAINTENANCE_TASKS:
             try:
                 task()
