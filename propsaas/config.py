@@ -91,6 +91,9 @@ def load_config() -> dict:
         'JOB_HEARTBEAT_SECONDS': float(os.environ.get('PROPSAAS_JOB_HEARTBEAT_SECONDS', '10')),
         'JOB_STALE_SECONDS': float(os.environ.get('PROPSAAS_JOB_STALE_SECONDS', '60')),
         'JOB_MAX_ATTEMPTS': int(os.environ.get('PROPSAAS_JOB_MAX_ATTEMPTS', '3')),
+        # Whether this worker runs the features' sweeps (scheduled announcements, held-back messages, the daily
+        # payment reminders); turn it off on workers dedicated to other queues. Burst workers never sweep.
+        'JOB_SWEEPS': os.environ.get('PROPSAAS_JOB_SWEEPS', '1').lower() not in ('0', 'false', 'no', 'off'),
         # Notifications: a transient failure is retried after 1, 2, 4 ... x NOTIFY_RETRY_SECONDS, at most
         # NOTIFY_MAX_ATTEMPTS times in all. The platform's SMTP server is the fallback for tenants without one.
         'NOTIFY_MAX_ATTEMPTS': int(os.environ.get('PROPSAAS_NOTIFY_MAX_ATTEMPTS', '5')),

@@ -47,7 +47,7 @@ class PropsaasWorker(Worker):
         super().run_maintenance_tasks()
         recover_stalled_jobs()
         resend_overdue_queued()
-        if getattr(self, 'burst', False):
+        if getattr(self, 'burst', False) or not current_app.config['JOB_SWEEPS']:
             # A burst worker runs what is queued and leaves; the features' sweeps would queue new work (a day's
             # reminders for every project ...) for the long-running workers to do.
             return

@@ -181,6 +181,8 @@ def workers(app, tmp_path):
                        'PROPSAAS_FILES_DIR': app.config['FILES_DIR'],
                        'PROPSAAS_INSTANCE_DIR': os.environ['PROPSAAS_INSTANCE_DIR'],
                        'PROPSAAS_JOB_HEARTBEAT_SECONDS': str(HEARTBEAT),
+                       # these workers run the jobs under test only, not a day's sweeps of every project in the DB
+                       'PROPSAAS_JOB_SWEEPS': '0',
                        'PROPSAAS_JOB_STALE_SECONDS': str(STALE),
                        'PYTHONUNBUFFERED': '1',
                        FAULT_JOBS_ENV: '1',

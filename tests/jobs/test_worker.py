@@ -123,6 +123,7 @@ def run_worker(app, queue_name) -> subprocess.CompletedProcess:
            'DATABASE_URL': app.config['SQLALCHEMY_DATABASE_URI'],
            'REDIS_URL': REDIS_URL,
            'PROPSAAS_JOB_QUEUE': queue_name,
+           'PROPSAAS_JOB_SWEEPS': '0',  # the jobs under test only, not a day's sweeps of every project
            'PROPSAAS_FILES_DIR': app.config['FILES_DIR'],
            'PROPSAAS_INSTANCE_DIR': os.environ['PROPSAAS_INSTANCE_DIR']}
     env.pop('FLASK_APP', None)
