@@ -15,6 +15,7 @@ from ..core.navigation import add_nav
 from ..errors import DomainError
 from ..extensions import db
 from ..models_base import get_or_404, page_of
+from ..tenancy.clock import local_datetime
 from . import announcements as services
 from . import attachments, bp, delivery, targeting
 from .audience_form import audience_choices, audience_from_form, people_text
@@ -27,7 +28,7 @@ DETAIL_PER_PAGE = 20
 
 
 def _local(value) -> str:
-    return services.local_text(value, g.tenant)
+    return local_datetime(value, g.tenant)
 
 
 def _context(**extra) -> dict:

@@ -17,7 +17,7 @@ from ..extensions import db
 from ..jobs.queue import enqueue, job
 from ..models_base import get_or_404, utcnow
 from ..residents.models import Resident
-from ..tenancy.clock import tenant_zone
+from ..tenancy.clock import tenant_today, tenant_zone
 from ..tenancy.context import current_tenant_id
 from ..tenancy.delivery import NOTICE_CATEGORIES
 from ..tenancy.models import Tenant
@@ -63,12 +63,6 @@ def utc_to_local(value: datetime | None, tenant: Tenant) -> datetime | None:
     return value.astimezone(tenant_zone(tenant)).replace(tzinfo=None)
 
 
-def local_text(value: datetime | None, tenant: Tenant) -> str:
-    """'2026-03-01 09:30' in the project's timezone; '' for None."""
-    local = utc_to_local(value, tenant)
-    return local.strftime('%Y-%m-%d %H:%M') if local else ''
-
-
 # --------------------------------------------------------------------------- templates and placeholders
 
 
@@ -81,7 +75,7 @@ def announcement_templates() -> list[MessageTemplate]:
 def from_template(template: MessageTemplate, tenant: Tenant, today: date | None = None) -> dict:
     """Title, body and category to start a draft from: {project_name} and {notice_date} filled, the other
     placeholders left visible for staff to replace (publishing refuses while any remains)."""
-    today = today or datetime.now(UTC).astimezone(tenant_zone(tenant)).date()
+    today = today or tenant_today(tenant)
     values = {'project_name': tenant.name, 'notice_date': f'{today.year}年{today.month}月{today.day}日'}
 
     def fill(text: str) -> str:

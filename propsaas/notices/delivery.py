@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -27,6 +26,7 @@ from redis.exceptions import RedisError
 from ..extensions import db
 from ..jobs.queue import enqueue, job, maintenance_task, redis_connection
 from ..models_base import utcnow
+from ..tenancy.clock import tenant_zone
 from ..tenancy.context import current_tenant_id, platform_scope, tenant_scope
 from ..tenancy.models import Tenant
 from .channels import ChannelNotConfigured, Outgoing, SendFailed, build_provider
@@ -156,7 +156,7 @@ def quiet_hours(tenant: Tenant) -> tuple[time, time]:
 def quiet_until(tenant: Tenant, now: datetime) -> datetime | None:
     """When the quiet hours around ``now`` end (UTC), or None outside them. Hours wrap midnight (22:00-08:00)."""
     start, end = quiet_hours(tenant)
-    zone = ZoneInfo(tenant.timezone or 'Asia/Shanghai')
+    zone = tenant_zone(tenant)
     local = now.astimezone(zone)
     clock = local.time().replace(tzinfo=None)
     wraps = start > end
@@ -239,7 +239,7 @@ def _dispatch_one(delivery_id, tenant, settings, providers, limiter, exhausted, 
     if not message.urgent and channel == 'sms':
         until = quiet_until(tenant, now)
         if until is not None:
-            _postpone(delivery, until, f'免打扰时段，推迟到 {until.astimezone(ZoneInfo(tenant.timezone)):%H:%M} 发送')
+            _postpone(delivery, until, f'免打扰时段，推迟到 {until.astimezone(tenant_zone(tenant)):%H:%M} 发送')
             report.postponed += 1
             return
     if channel in exhausted or (channel in settings and not limiter.take(channel)):

@@ -10,8 +10,8 @@ from ..auth.sessions import require_role
 from ..core.navigation import add_nav
 from ..extensions import db
 from ..models_base import MAX_ID, get_or_404
+from ..tenancy.clock import local_datetime
 from . import bp, inbox, richtext
-from .announcements import local_text
 from .forms import ActionForm
 from .models import Announcement
 
@@ -32,7 +32,7 @@ def board():
                              error_out=False)
     unread = inbox.unread_announcement_ids(current_user, (a.id for a in pagination.items))
     return render_template('notices/board.html', pagination=pagination, unread=unread,
-                           local=lambda v: local_text(v, g.tenant), filters={})
+                           local=lambda v: local_datetime(v, g.tenant), filters={})
 
 
 add_nav('notices.board', _l('公告'), ('resident',))
@@ -57,7 +57,7 @@ def read_notice(announcement_id):
     body = richtext.sanitize(announcement.body_html)
     return render_template('notices/read.html', announcement=announcement, body=body,
                            attachments=list(announcement.attachments),
-                           local=lambda v: local_text(v, g.tenant))
+                           local=lambda v: local_datetime(v, g.tenant))
 
 
 # --- inbox -------------------------------------------------------------------------------------------------------
@@ -69,7 +69,7 @@ def inbox_messages():
     pagination = db.paginate(inbox.messages_query(current_user), page=_page(), per_page=PER_PAGE, error_out=False)
     return render_template('notices/inbox.html', pagination=pagination, form=ActionForm(), filters={},
                            unread_total=inbox.unread_count(current_user),
-                           local=lambda v: local_text(v, g.tenant))
+                           local=lambda v: local_datetime(v, g.tenant))
 
 
 add_nav('notices.inbox', _l('消息'), ('resident',), badge=inbox.unread_badge)
@@ -88,7 +88,7 @@ def inbox_message(message_id):
     db.session.commit()
     return render_template('notices/message.html', message=message, link=inbox.safe_link(message.link),
                            lines=(message.body or '').split('\n'),
-                           local=lambda v: local_text(v, g.tenant))
+                           local=lambda v: local_datetime(v, g.tenant))
 
 
 @bp.post('/inbox/read-all')

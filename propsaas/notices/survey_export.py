@@ -15,6 +15,7 @@ from ..documents.spreadsheets import safe_cell
 from ..extensions import db
 from ..property.models import Room
 from ..residents.models import Occupancy
+from ..tenancy.clock import local_datetime
 from . import surveys as services
 from .models import QUESTION_KIND_NAMES, Survey, SurveyAnswer, SurveyQuestion, SurveyResponse
 
@@ -94,7 +95,7 @@ def export_survey(survey: Survey, tenant) -> bytes:
     rooms = _rooms(survey)
     for response_id, resident_id, submitted_at in responses:
         given = answers.get(response_id, {})
-        details.append([services.local_time(submitted_at, tenant, '%Y-%m-%d %H:%M:%S'),
+        details.append([local_datetime(submitted_at, tenant, '%Y-%m-%d %H:%M:%S'),
                         safe_cell(rooms.get(resident_id, '')),
                         *(safe_cell(answer_text(item.question, given.get(item.question.id))) for item in questions)])
     buffer = io.BytesIO()

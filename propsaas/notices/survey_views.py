@@ -18,6 +18,7 @@ from ..core.navigation import add_nav
 from ..errors import DomainError
 from ..extensions import db
 from ..models_base import get_or_404
+from ..tenancy.clock import local_datetime
 from . import bp, targeting
 from . import surveys as services
 from .audience_form import audience_choices, audience_from_form, people_text
@@ -32,7 +33,7 @@ desk_only = require_duty('service_desk')
 
 def _context(**extra) -> dict:
     return {'status_names': SURVEY_STATUS_NAMES, 'kind_names': QUESTION_KIND_NAMES,
-            'local': lambda value: services.local_time(value, g.tenant), 'state': services.state,
+            'local': lambda value: local_datetime(value, g.tenant), 'state': services.state,
             'csrf_form': CsrfForm(), **extra}
 
 

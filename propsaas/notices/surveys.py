@@ -25,7 +25,7 @@ from ..errors import DomainError, NotAllowed
 from ..extensions import db
 from ..models_base import utcnow
 from ..residents.models import Resident
-from ..tenancy.clock import tenant_zone
+from ..tenancy.clock import local_datetime, tenant_zone
 from ..tenancy.context import current_tenant_id
 from ..tenancy.models import Tenant
 from . import targeting
@@ -61,15 +61,6 @@ class NotOpen(DomainError):
 
 
 # --------------------------------------------------------------------------- small helpers
-
-
-def local_time(value: datetime | None, tenant, fmt: str = '%Y-%m-%d %H:%M') -> str:
-    """'2026-03-01 09:30' in the project's timezone; '' for None."""
-    if value is None:
-        return ''
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(tenant_zone(tenant)).strftime(fmt)
 
 
 def current_year(tenant, now: datetime | None = None) -> int:
@@ -238,7 +229,7 @@ def open_survey(survey: Survey, audience: Audience | dict, closes_at: datetime, 
         raise DomainError(_l('发送范围内没有住户，请调整发送范围'), field='audience')
     tenant = db.session.get(Tenant, current_tenant_id())
     base = {'project_name': tenant.name, 'survey_title': survey.title,
-            'closes_on': local_time(closes_at, tenant, '%Y-%m-%d')}
+            'closes_on': local_datetime(closes_at, tenant, '%Y-%m-%d')}
     link = f'/my/surveys/{survey.id}'
     contents = {}
     for person in people:
