@@ -21,6 +21,8 @@ from ..tenancy.scoping import TenantScoped
 
 CHARGINGS = ('area', 'fixed', 'meter')
 CHARGING_NAMES = {'area': _l('按面积'), 'fixed': _l('固定金额'), 'meter': _l('按抄表')}
+#: the project's late-fee item (滞纳金): never billed by a rule, only assessed on overdue bills (billing.late_fees)
+LATE_FEE = 'late_fee'
 CYCLES = ('month', 'quarter', 'year')
 CYCLE_NAMES = {'month': _l('每月'), 'quarter': _l('每季度'), 'year': _l('每年')}
 CYCLE_MONTHS = {'month': 1, 'quarter': 3, 'year': 12}
@@ -44,7 +46,7 @@ class FeeItem(TenantScoped, db.Model):
     __tablename__ = 'fee_items'
     __table_args__ = (
         sa.UniqueConstraint('tenant_id', 'code'),
-        sa.CheckConstraint("charging in ('area', 'fixed', 'meter')", name='charging'),
+        sa.CheckConstraint("charging in ('area', 'fixed', 'meter', 'late_fee')", name='charging'),
         sa.CheckConstraint("cycle in ('month', 'quarter', 'year')", name='cycle'),
     )
 
@@ -230,6 +232,11 @@ class BillLine(TenantScoped, db.Model):
     #: "formula": "89.50 ㎡ × 2.35 元 × 1 月"}
     basis: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     voided: Mapped[bool] = mapped_column(default=False)
+    #: 减免: a late-fee line waived with a reason; it stays on the bill (and keeps its idempotency key) but no longer
+    #: counts in the bill's total
+    waived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    waived_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey('users.id', ondelete='SET NULL'))
+    waive_reason: Mapped[str | None] = mapped_column(sa.String(200))
 
     bill: Mapped[Bill] = relationship(back_populates='lines')
     fee_item: Mapped[FeeItem] = relationship()
@@ -351,3 +358,96 @@ class Reminder(TenantScoped, db.Model):
     #: the notification's source key (its deliveries say which channels reached the resident)
     source_key: Mapped[str | None] = mapped_column(sa.String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+PROVIDERS = ('sandbox', 'wechat', 'alipay')
+PROVIDER_NAMES = {'sandbox': _l('模拟支付'), 'wechat': _l('微信支付'), 'alipay': _l('支付宝')}
+ORDER_STATUSES = ('pending', 'paid', 'failed', 'closed')
+ORDER_STATUS_NAMES = {'pending': _l('待支付'), 'paid': _l('已支付'), 'failed': _l('支付失败'), 'closed': _l('已关闭')}
+MANDATE_STATUSES = ('pending', 'active', 'cancelled')
+MANDATE_STATUS_NAMES = {'pending': _l('待签约'), 'active': _l('已签约'), 'cancelled': _l('已解约')}
+
+
+class PaymentProviderSetting(TenantScoped, db.Model):
+    """A project's merchant account with an online payment provider (its own 商户号 and keys). Secrets are
+    write-only in the UI."""
+
+    __tablename__ = 'payment_provider_settings'
+    __table_args__ = (
+        sa.UniqueConstraint('tenant_id', 'provider'),
+        sa.CheckConstraint("provider in ('sandbox', 'wechat', 'alipay')", name='provider'),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(sa.String(10))
+    enabled: Mapped[bool] = mapped_column(default=False)
+    #: merchant id, app id, keys ... as the provider's adapter names them
+    config: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey('users.id', ondelete='SET NULL'))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PaymentOrder(TenantScoped, db.Model):
+    """支付订单: one attempt to pay bills online. The provider's notification (signed) turns a pending order into a
+    ``Payment``, once: ``payment_id`` is set in the same transaction, and the provider's transaction id is unique
+    per project on payments."""
+
+    __tablename__ = 'payment_orders'
+    __table_args__ = (
+        sa.UniqueConstraint('tenant_id', 'number'),
+        sa.UniqueConstraint('tenant_id', 'autopay_key'),
+        sa.CheckConstraint("status in ('pending', 'paid', 'failed', 'closed')", name='status'),
+        sa.CheckConstraint('amount_fen > 0', name='amount_positive'),
+        sa.Index('ix_payment_orders_room', 'tenant_id', 'room_id', 'created_at'),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: our order number, the provider's out_trade_no: 'PO20261203081530' + 6 random digits
+    number: Mapped[str] = mapped_column(sa.String(32))
+    provider: Mapped[str] = mapped_column(sa.String(10))
+    room_id: Mapped[int] = mapped_column(sa.ForeignKey('rooms.id'))
+    #: the bills chosen (settled oldest first); empty: the room's open bills when the money arrives
+    bill_ids: Mapped[list] = mapped_column(sa.JSON, default=list)
+    amount_fen: Mapped[int] = mapped_column(sa.BigInteger)
+    currency: Mapped[str] = mapped_column(sa.String(3), default='CNY')
+    status: Mapped[str] = mapped_column(sa.String(10), default='pending')
+    resident_id: Mapped[int | None] = mapped_column(sa.ForeignKey('residents.id'), index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey('users.id', ondelete='SET NULL'))
+    provider_txn_id: Mapped[str | None] = mapped_column(sa.String(64))
+    payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey('payments.id'))
+    #: 代扣: the authorisation it was charged under, and its key (mandate + bill) so a bill is charged once
+    mandate_id: Mapped[int | None] = mapped_column(sa.ForeignKey('autopay_mandates.id'), index=True)
+    autopay_key: Mapped[str | None] = mapped_column(sa.String(60))
+    failure_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    payment: Mapped[Payment | None] = relationship()
+
+
+class AutopayMandate(TenantScoped, db.Model):
+    """线上代扣授权: a resident lets the provider charge a room's bills on their due dates, until cancelled."""
+
+    __tablename__ = 'autopay_mandates'
+    __table_args__ = (
+        sa.UniqueConstraint('tenant_id', 'number'),
+        sa.CheckConstraint("status in ('pending', 'active', 'cancelled')", name='status'),
+        sa.Index('ix_autopay_mandates_room', 'tenant_id', 'room_id', 'status'),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: our contract code (external_agreement_no / contract_code)
+    number: Mapped[str] = mapped_column(sa.String(32))
+    provider: Mapped[str] = mapped_column(sa.String(10))
+    room_id: Mapped[int] = mapped_column(sa.ForeignKey('rooms.id'))
+    resident_id: Mapped[int | None] = mapped_column(sa.ForeignKey('residents.id'))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey('users.id', ondelete='SET NULL'))
+    status: Mapped[str] = mapped_column(sa.String(10), default='pending')
+    #: the provider's agreement id, known once signed
+    agreement_no: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(sa.String(200))
