@@ -61,6 +61,10 @@ def load_config() -> dict:
         if os.environ.get('MIGRATION_DATABASE_URL') else None,
         'REDIS_URL': redis_url,
         'BASE_DOMAIN': os.environ.get('PROPSAAS_BASE_DOMAIN', 'localhost').lower().strip('.'),
+        # Absolute links made outside a request (QR codes on PDF bills, payment providers' notify URLs, links in
+        # messages sent by jobs): <scheme>://<slug>.<BASE_DOMAIN>[:<port>]
+        'PUBLIC_URL_SCHEME': os.environ.get('PROPSAAS_PUBLIC_URL_SCHEME', 'http'),
+        'PUBLIC_URL_PORT': os.environ.get('PROPSAAS_PUBLIC_URL_PORT') or None,
         'FILES_DIR': os.environ.get('PROPSAAS_FILES_DIR', str(instance / 'files')),
         'TENANT_TEMPLATES_DIR': os.environ.get('PROPSAAS_TEMPLATES_DIR', str(ROOT / 'tenants')),
         # Cookies: host-only (no Domain), HttpOnly, SameSite=Lax; Secure is decided per request (see auth.sessions).
