@@ -102,6 +102,9 @@ def load_config() -> dict:
         # NOTIFY_MAX_ATTEMPTS times in all. The platform's SMTP server is the fallback for tenants without one.
         'NOTIFY_MAX_ATTEMPTS': int(os.environ.get('PROPSAAS_NOTIFY_MAX_ATTEMPTS', '5')),
         'NOTIFY_RETRY_SECONDS': int(os.environ.get('PROPSAAS_NOTIFY_RETRY_SECONDS', '60')),
+        # 模拟支付: the built-in sandbox payment provider, for the demo and the tests. Never on in production: any
+        # project admin could then 'pay' bills with it.
+        'PAYMENT_SANDBOX': os.environ.get('PROPSAAS_PAYMENT_SANDBOX', '0').lower() in ('1', 'true', 'yes', 'on'),
         'SMTP_HOST': os.environ.get('PROPSAAS_SMTP_HOST'),
         'SMTP_PORT': int(os.environ.get('PROPSAAS_SMTP_PORT', '465')),
         'SMTP_USER': os.environ.get('PROPSAAS_SMTP_USER'),

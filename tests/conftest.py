@@ -75,6 +75,7 @@ def app(tmp_path_factory):
         'REDIS_URL': None,
         'RATELIMIT_STORAGE_URI': 'memory://',
         'BASE_DOMAIN': 'localhost',
+        'PAYMENT_SANDBOX': True,
     })
     app.test_client_class = CsrfClient
     with app.app_context():

@@ -155,16 +155,25 @@ def _billing_of_a(world: dict) -> dict:
                         b.Reminder(bill_id=bill.id, step=0, due_on=date(2026, 11, 30), status='skipped', note=MARK)])
     db.session.flush()
     db.session.add(b.PaymentAllocation(payment_id=payment.id, bill_id=bill.id, amount_fen=10000))
+    mandate = b.AutopayMandate(number=f'{MARK}-DK', provider='sandbox', room_id=world['room_id'], status='active',
+                               agreement_no=MARK)
+    db.session.add_all([mandate, b.PaymentProviderSetting(provider='sandbox', enabled=True,
+                                                          config={'decline_charges': MARK})])
+    db.session.flush()
+    order = b.PaymentOrder(number=f'{MARK}-PO', provider='sandbox', room_id=world['room_id'], bill_ids=[bill.id],
+                           amount_fen=11033, mandate_id=mandate.id, failure_reason=MARK)
+    db.session.add(order)
     db.session.commit()
     return {'fee_item_id': item.id, 'rule_id': rule.id, 'reading_id': reading.id, 'run_id': run.id, 'bill_id': bill.id,
-            'payment_id': payment.id, 'hold_id': hold.id}
+            'payment_id': payment.id, 'hold_id': hold.id, 'order_id': order.id, 'mandate_id': mandate.id}
 
 
 #: URL parameters that name one of A's objects: B must get 404 (or 403 for a role that may not ask at all).
 OBJECT_PARAMS = {'user_id', 'job_id', 'token', 'building_id', 'unit_id', 'room_id', 'space_id', 'resident_id',
                  'occupancy_id', 'vehicle_id', 'renovation_id', 'gate_id', 'grant_id', 'batch_id',
                  'announcement_id', 'attachment_id', 'message_id', 'template_id', 'survey_id', 'question_id',
-                 'fee_item_id', 'rule_id', 'reading_id', 'run_id', 'bill_id', 'payment_id', 'hold_id'}
+                 'fee_item_id', 'rule_id', 'reading_id', 'run_id', 'bill_id', 'payment_id', 'hold_id',
+                 'order_id', 'mandate_id'}
 
 
 def a_values(world) -> dict:
@@ -175,6 +184,7 @@ def a_values(world) -> dict:
         'slug': world['a_slug'],
         'action': 'suspend',
         'channel': 'sms',
+        'provider': 'sandbox',
         'filename': 'css/app.css',
     }
 
@@ -219,7 +229,7 @@ def _a_models():
             n.Message, n.Delivery, n.MessageTemplate, n.ChannelSetting, n.ChannelPreference, n.LoggedMessage,
             n.Survey, n.SurveyQuestion, n.SurveyResponse, n.SurveyAnswer, b.FeeItem, b.BillingRule, b.MeterReading,
             b.Counter, b.BillRun, b.Bill, b.BillLine, b.Payment, b.PaymentAllocation, b.ReminderHold, b.ProjectDay,
-            b.Reminder]
+            b.Reminder, b.PaymentOrder, b.AutopayMandate, b.PaymentProviderSetting]
 
 
 def rules(app):

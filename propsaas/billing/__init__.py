@@ -8,6 +8,8 @@ from . import (  # noqa: E402,F401  (routes and provisioners)
     bill_views,
     fee_item_views,
     meter_views,
+    online,
+    online_views,
     payment_views,
     portal_views,
     provisioning,

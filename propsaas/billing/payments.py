@@ -258,23 +258,59 @@ def record_payment(room: Room, amount_fen: int, method: str, *, paid_at: datetim
     bills = open_bills(room.id, chosen, lock=True)
     if chosen is not None and len(bills) != len(chosen):
         raise DomainError(_l('所选账单不是这个房屋的未缴账单，请刷新后重选'), field='bill_ids')
-    owed = int(sum(bill.total_fen for bill in bills)) - sum(paid_by_bill(bill.id for bill in bills).values())
-    remainder = max(amount_fen - owed, 0)
+    remainder = max(amount_fen - owed_fen(bills), 0)
     if remainder:
         cap = prepay_cap_fen(room.id, tenant)
         if cap is not None and prepaid_fen(room.id) + remainder > cap:
             raise DomainError(_l('预存款最多 %(cap)s 元（约 %(months)s 个月的费用），本次会超出，请减少金额',
                                  cap=format_yuan(cap), months=_prepay_months(tenant)), field='amount')
+    payment = _new_payment(tenant, room, amount_fen, method, paid_at=paid_at, payer_name=payer_name,
+                           payer_resident_id=payer_resident_id, reference=reference, note=note,
+                           by_user_id=by_user_id)
+    _allocate(payment.id, bills, amount_fen)
+    return payment
+
+
+def owed_fen(bills) -> int:
+    """What ``bills`` still owe together (fen)."""
+    bills = list(bills)
+    return int(sum(bill.total_fen for bill in bills)) - sum(paid_by_bill(bill.id for bill in bills).values())
+
+
+def _new_payment(tenant, room: Room, amount_fen: int, method: str, *, paid_at, payer_name, payer_resident_id,
+                 reference=None, note=None, by_user_id=None, provider_txn_id=None) -> Payment:
     if payer_resident_id is None and not payer_name:
         payer = default_payer(room.id)
         payer_resident_id, payer_name = (payer.id, payer.name) if payer else (None, None)
+    elif payer_resident_id is not None and not payer_name:
+        payer = db.session.get(Resident, payer_resident_id)
+        payer_name = payer.name if payer else None
     paid_at = paid_at or utcnow()
     payment = Payment(number=_number(paid_at, tenant), kind='payment', method=method, amount_fen=amount_fen,
                       room_id=room.id, payer_resident_id=payer_resident_id, payer_name=_text(payer_name, 60),
                       reference=_text(reference, 100), reason=_text(note, 200), paid_at=paid_at,
-                      recorded_by_id=by_user_id)
+                      recorded_by_id=by_user_id, provider_txn_id=provider_txn_id)
     db.session.add(payment)
     db.session.flush()
+    return payment
+
+
+def record_online_payment(room: Room, amount_fen: int, method: str, *, provider_txn_id: str, bill_ids,
+                          paid_at: datetime | None = None, payer_resident_id: int | None = None,
+                          reference: str | None = None) -> Payment:
+    """Credit money an online provider has confirmed (its notification was verified): a payment, method 'wechat',
+    'alipay' or 'sandbox', with the provider's transaction id (unique per project: a second credit of the same
+    transaction fails on the constraint). Allocated to the chosen bills that are still open, then to the room's
+    other open bills oldest first; what is left is prepaid. Money that has arrived is always recorded, so neither
+    the chosen bills being paid meanwhile nor the prepayment cap refuses it. Does not commit."""
+    _check_amount(amount_fen)
+    tenant = _tenant()
+    _lock_room(room)
+    bills = open_bills(room.id, lock=True)
+    chosen = {int(bill_id) for bill_id in bill_ids or ()}
+    bills = [bill for bill in bills if bill.id in chosen] + [bill for bill in bills if bill.id not in chosen]
+    payment = _new_payment(tenant, room, amount_fen, method, paid_at=paid_at, payer_name=None,
+                           payer_resident_id=payer_resident_id, reference=reference, provider_txn_id=provider_txn_id)
     _allocate(payment.id, bills, amount_fen)
     return payment
 
