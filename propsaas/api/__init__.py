@@ -36,6 +36,7 @@ def _resources():
         me,
         meters,
         notices,
+        online,
         payments,
         property,
         renovations,
@@ -45,7 +46,7 @@ def _resources():
     )
 
     return (auth, me, jobs, users, property, residents, imports, renovations, access, notices, surveys, fee_items,
-            bills, meters, arrears, payments)
+            bills, meters, arrears, payments, online)
 
 
 def _set_up_blueprints() -> None:

@@ -320,3 +320,45 @@ def test_expired_orders_close_but_a_late_notification_still_credits(app, estate,
     assert _post_notice(app, e, *signed(e, app, in_tenant, order.number)).status_code == 200
     with in_tenant(e.tenant) as session:
         assert session.execute(sa.select(PaymentOrder.status)).scalar_one() == 'paid'
+
+
+def test_paying_and_autopay_over_the_api(app, estate, in_tenant):
+    from tests.billing.test_runs import api_token
+
+    e = estate()
+    first, second = bills_of(in_tenant, e)
+    client = app.test_client()
+    client.base = f'http://{e.tenant.slug}.localhost'
+    owner, neighbour = api_token(in_tenant, e, e.owner_user), api_token(in_tenant, e, e.neighbour_user)
+    cashier = api_token(in_tenant, e, e.cashier)
+    started = client.post('/api/v1/me/payment-orders', json={'bill_ids': [first.id, second.id],
+                                                             'provider': 'sandbox'}, headers=owner)
+    assert started.status_code == 201, started.json
+    order = started.json['order']
+    assert order['amount_fen'] == 27033 and order['status'] == 'pending'
+    assert f'/pay/sandbox/orders/{order["id"]}' in started.json['checkout']['redirect_url']
+    for bad in ({'bill_ids': [first.id], 'provider': 'paypal'}, {'bill_ids': [], 'provider': 'sandbox'},
+                {'bill_ids': ['x'], 'provider': 'sandbox'}, {'provider': 'sandbox'}):
+        assert client.post('/api/v1/me/payment-orders', json=bad, headers=owner).status_code == 422, bad
+    # the neighbour's token reaches neither the bills nor the order
+    assert client.post('/api/v1/me/payment-orders', json={'bill_ids': [first.id], 'provider': 'sandbox'},
+                       headers=neighbour).status_code == 404
+    assert client.get(f'/api/v1/me/payment-orders/{order["id"]}', headers=neighbour).status_code == 404
+    assert _post_notice(app, e, *signed(e, app, in_tenant, order['number'])).status_code == 200
+    paid = client.get(f'/api/v1/me/payment-orders/{order["id"]}', headers=owner).json
+    assert paid['status'] == 'paid' and paid['payment_id']
+    listed = client.get('/api/v1/billing/payment-orders?status=paid', headers=cashier).json
+    assert [item['id'] for item in listed['items']] == [order['id']]
+    assert client.get('/api/v1/billing/payment-orders', headers=owner).status_code == 403
+
+    assert client.get('/api/v1/me/autopay', headers=owner).json == {'providers': ['sandbox'], 'mandates': []}
+    signed_up = client.post('/api/v1/me/autopay', json={'room_id': e.rooms['1-1-101'], 'provider': 'sandbox'},
+                            headers=owner)
+    assert signed_up.status_code == 201 and signed_up.json['mandate']['status'] == 'pending'
+    mandate_id = signed_up.json['mandate']['id']
+    assert client.post('/api/v1/me/autopay', json={'room_id': e.rooms['1-1-102'], 'provider': 'sandbox'},
+                       headers=owner).status_code == 422  # not the owner's room
+    assert client.post(f'/api/v1/me/autopay/{mandate_id}/cancel', json={}, headers=neighbour).status_code == 404
+    cancelled = client.post(f'/api/v1/me/autopay/{mandate_id}/cancel', json={'reason': '不需要'}, headers=owner)
+    assert cancelled.status_code == 200 and cancelled.json['status'] == 'cancelled'
+    assert client.post(f'/api/v1/me/autopay/{mandate_id}/cancel', json={}, headers=owner).status_code == 422
