@@ -101,6 +101,10 @@ def _demo_billing(tenant) -> None:
     if db.session.execute(sa.select(BillRun.id)).first() is None:
         today = tenant_today(tenant)
         start_run(tenant, f'{today:%Y-%m}', due_on=date(today.year, today.month, 28))
+    if current_app.config.get('PAYMENT_SANDBOX'):  # the resident can pay online with 模拟支付
+        from .billing.online import save_settings
+
+        save_settings('sandbox', enabled=True, values={})
 
 
 @demo_cli.command('setup')
