@@ -33,6 +33,7 @@ def _resources():
         fee_items,
         imports,
         jobs,
+        late_fees,
         me,
         meters,
         notices,
@@ -46,7 +47,7 @@ def _resources():
     )
 
     return (auth, me, jobs, users, property, residents, imports, renovations, access, notices, surveys, fee_items,
-            bills, meters, arrears, payments, online)
+            bills, meters, arrears, payments, late_fees, online)
 
 
 def _set_up_blueprints() -> None:

@@ -44,6 +44,9 @@ class BillLineSchema(ma.Schema):
     amount_fen = ma.fields.Integer(required=True)
     basis = ma.fields.Dict(required=True, metadata={'description': 'rule_id, scope, rate, area_m2, months, formula'})
     voided = ma.fields.Boolean(required=True)
+    waived_at = ma.fields.DateTime(allow_none=True, metadata={'description': '减免: a waived late fee no longer '
+                                                                              "counts in the bill's total"})
+    waive_reason = ma.fields.String(allow_none=True)
 
 
 class BillSchema(ma.Schema):

@@ -7,6 +7,7 @@ from . import (  # noqa: E402,F401  (routes and provisioners)
     arrears_views,
     bill_views,
     fee_item_views,
+    late_fee_views,
     meter_views,
     online,
     online_views,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
-from flask import render_template, request
+from flask import g, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -14,8 +14,10 @@ from ..core.navigation import add_nav
 from ..extensions import db
 from ..money import capital, format_yuan
 from ..property.models import Building
+from ..tenancy.clock import tenant_today
 from . import bills as queries
-from . import bp
+from . import bp, late_fees
+from .late_fee_forms import WaiveForm
 from .models import BILL_STATUS_NAMES, BILL_STATUSES
 
 PER_PAGE = 30
@@ -63,4 +65,5 @@ def bill_detail(bill_id):
         mobile = payer.mobile if current_user.role == 'admin' else mask_mobile(payer.mobile)
     return render_template('billing/bills_detail.html', bill=bill, payer=payer, mobile=mobile,
                            place=queries.place(bill), statuses=BILL_STATUS_NAMES, yuan=format_yuan,
-                           capital=capital(bill.total_fen))
+                           capital=capital(bill.total_fen), waive_form=WaiveForm(),
+                           late_fee_pending=late_fees.pending_fen(bill, g.tenant, tenant_today(g.tenant)))

@@ -24,6 +24,7 @@ from .models import (
     APPLIES_TO_NAMES,
     CHARGING_NAMES,
     CYCLE_NAMES,
+    LATE_FEE,
     METER_NAMES,
     RULE_SCOPE_NAMES,
     BillingRule,
@@ -34,7 +35,8 @@ PER_PAGE = 50
 
 
 def _names(**extra) -> dict:
-    return {'charging_names': CHARGING_NAMES, 'cycle_names': CYCLE_NAMES, 'applies_names': APPLIES_TO_NAMES,
+    charging_names = {**CHARGING_NAMES, LATE_FEE: _l('滞纳金（自动计算）')}
+    return {'charging_names': charging_names, 'cycle_names': CYCLE_NAMES, 'applies_names': APPLIES_TO_NAMES,
             'meter_names': METER_NAMES, 'scope_names': RULE_SCOPE_NAMES, 'split_names': services.SPLIT_NAMES,
             'yuan': format_yuan, 'room_types': dict(property_settings(g.tenant).room_types), **extra}
 

@@ -15,7 +15,9 @@ from flask_babel import lazy_gettext as _l
 from ..errors import DomainError
 from ..extensions import db
 from ..money import parse_rate
-from .models import APPLIES_TO, CHARGINGS, CYCLES, METERS, BillingRule, BillLine, FeeItem
+from .late_fees import ITEM_CODE as LATE_FEE_CODE
+from .late_fees import refuse_late_fee_item
+from .models import APPLIES_TO, CHARGINGS, CYCLES, LATE_FEE, METERS, BillingRule, BillLine, FeeItem
 
 CODE_RE = re.compile(r'[a-z][a-z0-9_]{0,39}')
 SPLITS = ('area', 'household')
@@ -31,7 +33,9 @@ def list_query():
 
 
 def active_items() -> list[FeeItem]:
-    return list(db.session.execute(list_query().where(FeeItem.active.is_(True))).scalars())
+    """Active items priced by rules (the late-fee item, computed from its own settings, left out)."""
+    return list(db.session.execute(list_query().where(FeeItem.active.is_(True), FeeItem.charging != LATE_FEE))
+                .scalars())
 
 
 def is_used(item: FeeItem) -> bool:
@@ -120,7 +124,7 @@ def create_fee_item(*, code: str, name: str, charging: str, rate: str | None = N
                        'recurring': recurring, 'applies_to': applies_to, 'meter': meter, 'shared': shared,
                        'split_by': split_by, 'note': note})
     taken = db.session.execute(sa.select(FeeItem.id).where(FeeItem.code == code)).first() is not None
-    if taken:
+    if taken or code == LATE_FEE_CODE:  # 'late_fee' is kept for the project's late-fee item, made when needed
         raise DomainError(_l('项目代码“%(code)s”已被使用，请换一个', code=code), field='code')
     last = db.session.execute(sa.select(sa.func.max(FeeItem.sort_order))).scalar() or 0
     item = FeeItem(code=code, active=True, sort_order=last + 1, **values)
@@ -132,8 +136,10 @@ def create_fee_item(*, code: str, name: str, charging: str, rate: str | None = N
 def update_fee_item(item: FeeItem, **changes) -> FeeItem:
     """Change an item's fields (not its code). Bills made earlier keep the basis they were made with.
 
-    ``changes`` may name any of EDITABLE; those not given keep their value. Raises DomainError.
+    ``changes`` may name any of EDITABLE; those not given keep their value. Raises DomainError (also for the
+    late-fee item, which is computed from its settings).
     """
+    refuse_late_fee_item(item)
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ValueError(f'not editable: {sorted(unknown)}')
@@ -148,7 +154,8 @@ def update_fee_item(item: FeeItem, **changes) -> FeeItem:
 
 
 def deactivate_fee_item(item: FeeItem) -> FeeItem:
-    """Stop billing an item (停用): it stays, with its rules and its bills."""
+    """Stop billing an item (停用): it stays, with its rules and its bills. Not the late-fee item."""
+    refuse_late_fee_item(item)
     item.active = False
     db.session.flush()
     return item
@@ -156,6 +163,7 @@ def deactivate_fee_item(item: FeeItem) -> FeeItem:
 
 def delete_fee_item(item: FeeItem) -> None:
     """Delete an item nothing was billed with, and its rules. One that a bill line uses is refused: deactivate it."""
+    refuse_late_fee_item(item)
     if is_used(item):
         raise DomainError(_l('已有账单使用了这个收费项目，不能删除；如不再收取，请改为“停用”'))
     db.session.execute(sa.delete(BillingRule).where(BillingRule.fee_item_id == item.id))

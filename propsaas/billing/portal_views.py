@@ -2,7 +2,7 @@
 basis. Any other bill is 404."""
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from flask import abort, g, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -10,8 +10,9 @@ from ..auth.sessions import require_role
 from ..core.navigation import add_nav
 from ..extensions import db
 from ..money import capital, format_yuan
+from ..tenancy.clock import tenant_today
 from . import bills as queries
-from . import bp
+from . import bp, late_fees
 from .models import BILL_STATUS_NAMES
 
 PER_PAGE = 20
@@ -36,4 +37,5 @@ def my_bill(bill_id):
         abort(404)  # nobody else has bills of their own: like another room's bill, it isn't there for them
     bill = queries.resident_bill(current_user, bill_id)
     return render_template('billing/my_bills_detail.html', bill=bill, place=queries.place(bill),
-                           statuses=BILL_STATUS_NAMES, yuan=format_yuan, capital=capital(bill.total_fen))
+                           statuses=BILL_STATUS_NAMES, yuan=format_yuan, capital=capital(bill.total_fen),
+                           late_fee_pending=late_fees.pending_fen(bill, g.tenant, tenant_today(g.tenant)))

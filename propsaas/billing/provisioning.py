@@ -1,4 +1,6 @@
-"""Provisioning of the fees section of a delivery template (fees.toml): one FeeItem per [[fee_items]].
+"""Provisioning of the fees section of a delivery template (fees.toml): one FeeItem per [[fee_items]], and the
+project's late-fee item (滞纳金, computed from the [late_fee] settings; made whether or not late fees are enabled, so
+switching them on later needs nothing else).
 
 The [rules] and [late_fee] tables are kept in ``tenant.settings`` by the tenancy package. Runs inside the new
 tenant's scope, in the transaction that creates the tenant.
@@ -10,6 +12,7 @@ from ..money import parse_rate, parse_yuan
 from ..tenancy.delivery import DeliveryTemplate
 from ..tenancy.models import Tenant
 from ..tenancy.provisioning import provisioner
+from .late_fees import late_fee_item
 from .models import FeeItem
 
 
@@ -37,3 +40,5 @@ def fee_item_from_template(entry: dict, position: int) -> FeeItem:
 def provision_fee_items(tenant: Tenant, template: DeliveryTemplate) -> None:
     entries = (template.sections.get('fees') or {}).get('fee_items') or []
     db.session.add_all([fee_item_from_template(entry, position) for position, entry in enumerate(entries, start=1)])
+    db.session.flush()
+    late_fee_item()

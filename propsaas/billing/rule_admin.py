@@ -129,8 +129,11 @@ def add_rule(item: FeeItem, *, scope: str, effective_month: str, rate=None, amou
 
     The target is named by the field of its scope (room_type, building_id, unit_id, room_id or room as typed).
     Raises DomainError for a missing or unknown target, a malformed price, or a rule that exists already for the
-    same item, scope, target and month.
+    same item, scope, target and month, or for the late-fee item (滞纳金: computed from its settings, never priced).
     """
+    from .late_fees import refuse_late_fee_item
+
+    refuse_late_fee_item(item)
     if scope not in RULE_SCOPES:
         raise DomainError(_l('请选择适用范围：全项目、房屋类型、楼栋、单元或房屋'), field='scope')
     target = _target(scope, room_type=room_type, building_id=building_id, unit_id=unit_id, room_id=room_id,

@@ -16,7 +16,7 @@ from ..property.models import Building
 from . import bills as queries
 from . import bp
 from . import runs as services
-from .models import BILL_STATUS_NAMES, BillRun, FeeItem
+from .models import BILL_STATUS_NAMES, LATE_FEE, BillRun, FeeItem
 from .run_forms import RunForm, VoidRunForm
 
 PER_PAGE = 20
@@ -36,7 +36,8 @@ def _buildings():
 def _run_form() -> RunForm:
     form = RunForm()
     form.building_id.choices = [('', _('全部楼栋'))] + [(b.id, b.name) for b in _buildings()]
-    items = db.session.execute(sa.select(FeeItem).where(FeeItem.active.is_(True), FeeItem.recurring.is_(True))
+    items = db.session.execute(sa.select(FeeItem).where(FeeItem.active.is_(True), FeeItem.recurring.is_(True),
+                                                        FeeItem.charging != LATE_FEE)
                                .order_by(FeeItem.sort_order, FeeItem.id)).scalars().all()
     form.fee_item_ids.choices = [(item.id, item.name) for item in items]
     if request.method == 'GET':

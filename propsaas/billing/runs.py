@@ -23,7 +23,7 @@ import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -42,7 +42,7 @@ from ..tenancy.context import current_tenant_id
 from ..tenancy.models import Tenant
 from . import numbering
 from .charges import Charge
-from .models import CYCLE_MONTHS, Bill, BillLine, BillRun, FeeItem
+from .models import CYCLE_MONTHS, LATE_FEE, Bill, BillLine, BillRun, FeeItem
 from .rules import RuleBook
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,13 @@ class Line:
     payer_id: int | None
     item: FeeItem
     charge: Charge
+    #: the subject whose bill carries the line, when not ``subject`` itself: a late fee ('latefee:7') goes on the
+    #: room's bill ('room:12')
+    bill_subject: str | None = None
+
+    @property
+    def bill_key(self) -> str:
+        return self.bill_subject or self.subject
 
 
 @dataclass
@@ -173,8 +180,10 @@ class Computation:
 
 
 def selected_items(fee_item_ids=None) -> list[FeeItem]:
-    """The fee items a run bills: the given ids (each must be an active recurring item), else every one."""
-    query = sa.select(FeeItem).where(FeeItem.active.is_(True), FeeItem.recurring.is_(True))
+    """The fee items a run bills: the given ids (each must be an active recurring item), else every one. The
+    late-fee item (滞纳金) is never among them: late fees are assessed, not chosen (``late_fees.assessments``)."""
+    query = sa.select(FeeItem).where(FeeItem.active.is_(True), FeeItem.recurring.is_(True),
+                                     FeeItem.charging != LATE_FEE)
     ids = sorted({int(i) for i in (fee_item_ids or [])})
     if ids:
         query = query.where(FeeItem.id.in_(ids))
@@ -215,7 +224,8 @@ def compute(tenant, period: str, *, building_id: int | None = None, fee_item_ids
     """Every charge of ``period`` for the project (or one building), without writing anything.
 
     Statements: the items, the rooms, the occupancies, the rules, the parking spaces (when a parking item is
-    billed) and whatever ``metering.meter_charges`` needs per metered item — none per room.
+    billed), whatever ``metering.meter_charges`` needs per metered item, and when late fees are enabled the few of
+    ``late_fees.assessments`` (accrued through the day before today, the run's issue date) — none per room.
     """
     start = month_start(period)
     items = selected_items(fee_item_ids)
@@ -223,6 +233,7 @@ def compute(tenant, period: str, *, building_id: int | None = None, fee_item_ids
     due = [(item, billed_months(item, period)) for item in items]
     due = [(item, months) for item, months in due if months]
     if not due:
+        _late_fee_lines(result, tenant, building_id, None)
         return result
     book = RuleBook.load([item for item, _ in due])
     # Plain rows, not ORM objects: a run reads thousands of rooms and needs only these columns.
@@ -289,7 +300,22 @@ def compute(tenant, period: str, *, building_id: int | None = None, fee_item_ids
         _meter_lines(result, room_items, metered, payers, period)
     if space_items:
         _space_lines(result, space_items, book, payers, building_id, start, period)
+    _late_fee_lines(result, tenant, building_id, payers)
     return result
+
+
+def _late_fee_lines(result: Computation, tenant, building_id: int | None, payers: dict | None) -> None:
+    """滞纳金: one line per overdue bill of each room in scope, onto the room's bill of this run."""
+    from . import late_fees
+
+    through = tenant_today(tenant) - timedelta(days=1)
+    found = late_fees.assessments(tenant, result.period, through=through, building_id=building_id, payers=payers)
+    if found.item is None:
+        return
+    result.items = [*result.items, found.item]
+    for line in found.lines:
+        result.lines.append(Line(line.subject, line.room_id, None, line.payer_id, found.item, line.charge,
+                                 bill_subject=f'room:{line.room_id}'))
 
 
 def _note_once(result: Computation, note) -> None:
@@ -373,7 +399,7 @@ def _summary(result: Computation) -> dict:
     counts: dict[str, int] = defaultdict(int)
     for skipped in result.skipped:
         counts[skipped['reason']] += 1
-    return {'items': items, 'bills': len({line.subject for line in result.lines}),
+    return {'items': items, 'bills': len({line.bill_key for line in result.lines}),
             'lines': len(result.lines), 'total_fen': sum(line.charge.amount_fen for line in result.lines),
             'existing': result.existing, 'skipped_counts': dict(counts),
             'skipped': result.skipped[:SKIPPED_KEPT], 'notes': list(result.notes)}
@@ -442,7 +468,7 @@ def issue_bills(run: BillRun, tenant, result: Computation) -> Outcome:
     of statements). Does not commit."""
     by_subject: dict[str, list[Line]] = {}
     for line in result.lines:
-        by_subject.setdefault(line.subject, []).append(line)
+        by_subject.setdefault(line.bill_key, []).append(line)
     outcome = Outcome()
     if not by_subject:
         return outcome
@@ -466,7 +492,8 @@ def issue_bills(run: BillRun, tenant, result: Computation) -> Outcome:
     for number, (subject, _total) in totals.items():
         for line in by_subject[subject]:
             line_rows.append({'tenant_id': tenant_id, 'bill_id': ids[number], 'fee_item_id': line.item.id,
-                              'subject': subject, 'period': run.period, 'description': line.charge.description[:120],
+                              'subject': line.subject, 'period': run.period,
+                              'description': line.charge.description[:120],
                               'amount_fen': line.charge.amount_fen, 'basis': line.charge.basis, 'voided': False})
     db.session.execute(sa.insert(BillLine.__table__), line_rows)
     outcome.bills = [ids[number] for number in totals]

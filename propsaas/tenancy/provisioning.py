@@ -36,7 +36,9 @@ def _settings_from_template(tenant: Tenant, template: DeliveryTemplate) -> None:
     tenant.timezone = template.settings.get('timezone', tenant.timezone)
     tenant.locale = template.settings.get('locale', tenant.locale)
     fee_rules = template.sections.get('fees', {}).get('rules', {})
-    tenant.settings = {**template.settings, 'duties': [dict(d) for d in template.duties], 'rules': dict(fee_rules)}
+    late_fee = template.sections.get('fees', {}).get('late_fee', {})
+    tenant.settings = {**template.settings, 'duties': [dict(d) for d in template.duties], 'rules': dict(fee_rules),
+                       'late_fee': dict(late_fee)}
 
 
 @dataclass

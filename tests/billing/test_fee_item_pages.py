@@ -112,7 +112,7 @@ def test_errors_are_shown_in_chinese_and_nothing_is_saved(app, estate, client_fo
     bad = client.get('/billing/price-check?room=9-9-999&period=2026-13')
     assert bad.status_code == 422 and '找不到这个房号' in bad.get_data(as_text=True)
     with in_tenant(e.tenant) as session:
-        assert session.execute(sa.select(sa.func.count(FeeItem.id))).scalar() == 6
+        assert session.execute(sa.select(sa.func.count(FeeItem.id))).scalar() == 7  # the template's and 滞纳金
         assert session.get(FeeItem, fid).rate == '1.8'
         assert session.execute(sa.select(sa.func.count(BillingRule.id))).scalar() == 0
 

@@ -33,7 +33,10 @@ def test_a_new_tenant_has_its_templates_fee_items(make_tenant, in_tenant, templa
     tenant = make_tenant(template=template)
     with in_tenant(tenant) as session:
         items = session.execute(services.list_query()).scalars().all()
-        assert [item.code for item in items] == list(expected)  # in the template's order
+        # the template's items in its order, then the project's late-fee item (滞纳金, billing.late_fees)
+        assert [item.code for item in items] == [*expected, 'late_fee']
+        late_fee = items.pop()
+        assert (late_fee.charging, late_fee.name, late_fee.recurring) == ('late_fee', '滞纳金', False)
         for item in items:
             assert (item.charging, item.rate, item.amount_fen, item.cycle, item.recurring, item.applies_to) \
                 == expected[item.code], item.code
@@ -50,7 +53,7 @@ def test_create_edit_and_deactivate(make_tenant, in_tenant):
         item = services.create_fee_item(code='lift_fee', name='电梯运行费', charging='area', rate='0.30',
                                         applies_to='room_with_lift', amount_fen=500, meter='water')
         assert item.rate == '0.3' and item.amount_fen is None and item.meter is None  # unused fields cleared
-        assert item.sort_order == 7
+        assert item.sort_order == 8  # after the template's six and the late-fee item
         services.update_fee_item(item, charging='fixed', amount_fen=2000, cycle='quarter')
         assert (item.charging, item.rate, item.amount_fen, item.cycle) == ('fixed', None, 2000, 'quarter')
         services.deactivate_fee_item(item)
@@ -85,7 +88,7 @@ def test_invalid_items_are_refused_in_chinese(make_tenant, in_tenant, changes, f
         assert words in str(caught.value.message)
         session.rollback()
     with in_tenant(tenant) as session:
-        assert session.execute(sa.select(sa.func.count(FeeItem.id))).scalar() == 6
+        assert session.execute(sa.select(sa.func.count(FeeItem.id))).scalar() == 7  # the template's and 滞纳金
 
 
 def test_codes_are_unique_per_tenant_only(make_tenant, in_tenant):

@@ -28,7 +28,7 @@ def test_items_rules_and_price_check(app, estate, in_tenant):
     e = estate()
     api, cashier = api_client(app, e), api_token(in_tenant, e, e.cashier)
     listed = api.get(f'{API}/fee-items', headers=cashier)
-    assert listed.status_code == 200 and listed.json['total'] == 6
+    assert listed.status_code == 200 and listed.json['total'] == 7  # the template's six and 滞纳金
     first = listed.json['items'][0]
     assert (first['code'], first['rate'], first['charging']) == ('service_fee_lift', '1.8', 'area')
     parking = next(i for i in listed.json['items'] if i['code'] == 'parking_fee')
@@ -96,7 +96,7 @@ def test_errors_are_documented_4xx_in_chinese_and_save_nothing(app, estate, in_t
     used = api.delete(f'{API}/rules/{rule_id}', headers=cashier)
     assert used.status_code == 422 and '不能删除' in used.json['error']['message']
     with in_tenant(e.tenant) as session:
-        assert session.execute(sa.select(sa.func.count(FeeItem.id))).scalar() == 6
+        assert session.execute(sa.select(sa.func.count(FeeItem.id))).scalar() == 7  # the template's and 滞纳金
         assert session.get(FeeItem, sid).charging == 'area'
         assert session.execute(sa.select(sa.func.count(BillingRule.id))).scalar() == 1
     spec = app.test_client().get('/api/v1/openapi.json').json
