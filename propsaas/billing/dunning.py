@@ -39,7 +39,7 @@ from ..tenancy.context import current_tenant_id, platform_scope, tenant_scope
 from ..tenancy.models import Tenant
 from . import calendar
 from .arrears import OPEN_STATUSES, balance_fen
-from .models import Bill, Reminder, ReminderHold
+from .models import AutopayMandate, Bill, Reminder, ReminderHold
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +222,10 @@ def run_due_reminders(today: date, tenant: Tenant | None = None) -> RunReport:
                 ReminderHold.room_id.in_(room_ids), ReminderHold.lifted_at.is_(None))
                 .order_by(ReminderHold.id)).scalars():
             holds[hold.room_id] = hold
+    # 代扣 takes the money on the due date: reminders up to it would ask for what is about to be charged. After it,
+    # an open bill means the charge failed, and the ordinary reminders go on.
+    autopay = set(db.session.execute(sa.select(AutopayMandate.room_id).where(
+        AutopayMandate.room_id.in_(room_ids), AutopayMandate.status == 'active')).scalars()) if room_ids else set()
     payer_ids = {bill.payer_resident_id for bill, _b, _s in pending if bill.payer_resident_id is not None}
     payers = {}
     if payer_ids:
@@ -235,6 +239,14 @@ def run_due_reminders(today: date, tenant: Tenant | None = None) -> RunReport:
                            resident_id=bill.payer_resident_id):
                     report.skipped += 1
             continue
+        if bill.room_id in autopay:
+            for step in [step for step in due if step <= 0]:
+                if _record(bill, step, today, 'skipped', resident_id=bill.payer_resident_id,
+                           note=_('已开通自动代扣，到期日自动扣款')):
+                    report.skipped += 1
+            due = [step for step in due if step > 0]
+            if not due:
+                continue
         # the step that waited longest goes out; later ones due today are merged into it
         latest, merged = due[0], due[1:]
         for step in merged:

@@ -362,3 +362,25 @@ def test_paying_and_autopay_over_the_api(app, estate, in_tenant):
     cancelled = client.post(f'/api/v1/me/autopay/{mandate_id}/cancel', json={'reason': '不需要'}, headers=owner)
     assert cancelled.status_code == 200 and cancelled.json['status'] == 'cancelled'
     assert client.post(f'/api/v1/me/autopay/{mandate_id}/cancel', json={}, headers=owner).status_code == 422
+
+
+def test_reminders_wait_for_the_autopay_charge_and_follow_a_failed_one(app, estate, in_tenant):
+    from propsaas.auth.models import User
+    from propsaas.billing import dunning
+    from propsaas.billing.models import Reminder
+
+    e = estate(decline=True)
+    with in_tenant(e.tenant) as session:
+        mandate = online.start_mandate(session.get(User, e.owner_user), session.get(Room, e.rooms['1-1-101']),
+                                       'sandbox')
+        session.commit()
+        online.deliver_sandbox_notice(mandate, succeeded=True)
+        dunning.run_due_reminders(datetime(2026, 2, 25).date())  # 3 days before the due date (a Wednesday)
+        early = session.execute(sa.select(Reminder.status, Reminder.note).join(Bill, Bill.id == Reminder.bill_id)
+                                .where(Bill.room_id == e.rooms['1-1-101'])).all()
+        assert early and all(row == ('skipped', '已开通自动代扣，到期日自动扣款') for row in early)
+        online.charge_due_bills('2026-02-28')  # declined
+        dunning.run_due_reminders(datetime(2026, 3, 9).date())  # 7 days after (a Monday): the ordinary reminder
+        later = session.execute(sa.select(Reminder.status).join(Bill, Bill.id == Reminder.bill_id)
+                                .where(Bill.room_id == e.rooms['1-1-101'], Reminder.step == 7)).scalars().all()
+        assert later and set(later) == {'sent'}
