@@ -64,6 +64,7 @@ def build_app(app, **config):
         'FILES_DIR': app.config['FILES_DIR'],
         'RATELIMIT_STORAGE_URI': 'memory://',
         'BASE_DOMAIN': app.config['BASE_DOMAIN'],
+        'PAYMENT_SANDBOX': True,
         **config,
     })
     other.test_client_class = CsrfClient
@@ -124,6 +125,7 @@ def run_worker(app, queue_name) -> subprocess.CompletedProcess:
            'REDIS_URL': REDIS_URL,
            'PROPSAAS_JOB_QUEUE': queue_name,
            'PROPSAAS_JOB_SWEEPS': '0',  # the jobs under test only, not a day's sweeps of every project
+           'PROPSAAS_PAYMENT_SANDBOX': '1',
            'PROPSAAS_FILES_DIR': app.config['FILES_DIR'],
            'PROPSAAS_INSTANCE_DIR': os.environ['PROPSAAS_INSTANCE_DIR']}
     env.pop('FLASK_APP', None)
@@ -424,3 +426,36 @@ def test_a_worker_publishes_an_announcement_once_however_often_it_is_sent(
         assert email == ['sent']  # only owner_low has an e-mail address
         logged = session.execute(sa.select(LoggedMessage.address)).scalars().all()
         assert logged == ['owner.low@example.cn']
+
+
+def test_the_sandbox_notifies_a_payment_from_a_real_worker(app, redis_app, worker, make_tenant, make_user, in_tenant):
+    """Issue 6: the sandbox's asynchronous callback is a job; the worker delivers the signed notification, which is
+    checked and credited once — a second delivery of the same notification changes nothing."""
+    import sqlalchemy as sa
+
+    from propsaas.auth.models import User
+    from propsaas.billing import online
+    from propsaas.billing.models import Bill, Payment, PaymentOrder
+    from propsaas.property.models import Room
+    from tests.billing.test_runs import build_estate, run_period
+
+    e = build_estate(make_tenant, make_user, in_tenant, '工人缴费小区')
+    run_period(in_tenant, e, '2026-02')
+    with scope(redis_app, e.tenant) as session:
+        online.save_settings('sandbox', enabled=True, values={})
+        session.commit()
+        bill_ids = list(session.execute(sa.select(Bill.id).where(Bill.room_id == e.rooms['1-1-101'])).scalars())
+        order = online.start_order(session.get(User, e.owner_user), session.get(Room, e.rooms['1-1-101']),
+                                   'sandbox', bill_ids)
+        session.commit()
+        order_id = order.id
+        online.deliver_sandbox_notice(order, succeeded=True)
+        assert session.get(PaymentOrder, order_id).status == 'pending'  # queued, not yet delivered
+    worker()
+    with scope(redis_app, e.tenant) as session:
+        online.deliver_sandbox_notice(session.get(PaymentOrder, order_id), succeeded=True)  # delivered again
+    worker()
+    with scope(redis_app, e.tenant) as session:
+        assert session.get(PaymentOrder, order_id).status == 'paid'
+        assert session.execute(sa.select(sa.func.count(Payment.id))).scalar_one() == 1
+        assert set(session.execute(sa.select(Bill.status).where(Bill.id.in_(bill_ids))).scalars()) == {'paid'}
