@@ -145,9 +145,10 @@ def _billing_of_a(world: dict) -> dict:
     db.session.add_all([item, rule, reading, run, bill])
     db.session.flush()
     bill.run_id = run.id
-    db.session.add(b.BillLine(bill_id=bill.id, fee_item_id=item.id, subject=f'room:{world["room_id"]}',
-                              period='2026-11', description=f'{MARK}物业费', amount_fen=21033,
-                              basis={'rule_id': rule.id, 'formula': MARK}))
+    line = b.BillLine(bill_id=bill.id, fee_item_id=item.id, subject=f'room:{world["room_id"]}',
+                      period='2026-11', description=f'{MARK}物业费', amount_fen=21033,
+                      basis={'rule_id': rule.id, 'formula': MARK})
+    db.session.add(line)
     payment = b.Payment(number=f'{MARK}-SJ', method='cash', amount_fen=10000, room_id=world['room_id'],
                         payer_resident_id=world['resident_id'], payer_name=MARK, reference=MARK)
     hold = b.ReminderHold(room_id=world['room_id'], reason=MARK)
@@ -165,7 +166,8 @@ def _billing_of_a(world: dict) -> dict:
     db.session.add(order)
     db.session.commit()
     return {'fee_item_id': item.id, 'rule_id': rule.id, 'reading_id': reading.id, 'run_id': run.id, 'bill_id': bill.id,
-            'payment_id': payment.id, 'hold_id': hold.id, 'order_id': order.id, 'mandate_id': mandate.id}
+            'payment_id': payment.id, 'hold_id': hold.id, 'order_id': order.id, 'mandate_id': mandate.id,
+            'line_id': line.id}
 
 
 #: URL parameters that name one of A's objects: B must get 404 (or 403 for a role that may not ask at all).
@@ -173,7 +175,7 @@ OBJECT_PARAMS = {'user_id', 'job_id', 'token', 'building_id', 'unit_id', 'room_i
                  'occupancy_id', 'vehicle_id', 'renovation_id', 'gate_id', 'grant_id', 'batch_id',
                  'announcement_id', 'attachment_id', 'message_id', 'template_id', 'survey_id', 'question_id',
                  'fee_item_id', 'rule_id', 'reading_id', 'run_id', 'bill_id', 'payment_id', 'hold_id',
-                 'order_id', 'mandate_id'}
+                 'order_id', 'mandate_id', 'line_id'}
 
 
 def a_values(world) -> dict:
