@@ -602,9 +602,15 @@ def _validate_fees(report: _Report, doc: dict) -> dict:
     _check_table(report, file, '', doc, {}, sections=('fee_items', 'late_fee', 'rules'))
     items = _check_array(report, file, 'fee_items', doc, FEE_ITEM_FIELDS, _check_charging_keys)
     _check_unique(report, file, items)
+    late_fee = _check_table(report, file, 'late_fee', doc.get('late_fee', {}), LATE_FEE_FIELDS)
+    if late_fee.get('enabled'):
+        # switched on, a zero rate or cap would charge nothing while the settings page says late fees are on
+        for key in ('daily_rate', 'cap_percent'):
+            if key in late_fee and Decimal(late_fee[key]) == 0:
+                report.error(file, _join('late_fee', key), 'must be above 0 when enabled = true')
     return {
         'fee_items': [valid for _, _, valid in items],
-        'late_fee': _check_table(report, file, 'late_fee', doc.get('late_fee', {}), LATE_FEE_FIELDS),
+        'late_fee': late_fee,
         'rules': _check_table(report, file, 'rules', doc.get('rules', {}), RULES_FIELDS),
     }
 

@@ -397,6 +397,15 @@ def test_late_fee_rate_typed_as_percent(broken):
     assert error.startswith('fees.toml: late_fee.daily_rate: must be <= 0.001, got "0.05"')
 
 
+def test_late_fee_switched_on_needs_a_rate_and_a_cap(broken):
+    edit(broken / 'fees.toml', '\nenabled = false', '\nenabled = true')
+    edit(broken / 'fees.toml', 'daily_rate = "0.0005"', 'daily_rate = "0"')
+    edit(broken / 'fees.toml', 'cap_percent = "100"', 'cap_percent = "0"')
+
+    assert errors_of(broken.parent) == ['fees.toml: late_fee.daily_rate: must be above 0 when enabled = true',
+                                        'fees.toml: late_fee.cap_percent: must be above 0 when enabled = true']
+
+
 def test_all_errors_reported_at_once(broken):
     edit(broken / 'fees.toml', '\nrate = "1.80"', '\nrate = 1.8')
     edit(broken / 'tenant.toml', 'timezone = "Asia/Shanghai"', 'timezone = "Mars/Olympus"')
