@@ -103,7 +103,7 @@ class CancelSchema(ma.Schema):
 def _mine(model, object_id: int):
     """A resident's own order or mandate (a room they live in); anything else is 404."""
     found = get_or_404(model, object_id)
-    if online.resident_of(g.api_user, found.room_id) is None:
+    if g.api_user.role != 'resident' or online.resident_of(g.api_user, found.room_id) is None:
         abort(404)
     return found
 
@@ -156,7 +156,7 @@ def _room_of_bills(bill_ids) -> Room:
 @blp.response(200, OrderSchema)
 @errors(blp, 401, 403, 404)
 @blp.doc(security=BEARER)
-@api_login_required('resident')
+@api_login_required()  # anyone else has no order of their own: 404, not 403
 def get_order(order_id):
     """One of the resident's orders: pending until the provider's notification arrives, then paid (with the
     payment's id, the receipt) or failed."""
@@ -198,7 +198,7 @@ def sign_autopay(body):
 
 
 @blp.route('/me/autopay/<int:mandate_id>/cancel', methods=['POST'])
-@api_login_required('resident')
+@api_login_required()  # anyone else has no mandate of their own: 404, not 403
 @_existing_mandate  # before the body is read: another room's mandate is 404 whatever is posted
 @blp.arguments(CancelSchema)
 @blp.response(200, MandateSchema)
