@@ -44,6 +44,8 @@ class LateFeeSettingsSchema(ma.Schema):
 
 class LateFeeSettingsOutSchema(LateFeeSettingsSchema):
     percent_per_day = ma.fields.String(required=True, metadata={'description': "'0.05' for a rate of 0.0005"})
+    since = ma.fields.Date(allow_none=True, metadata={'description': 'the day late fees were switched on: no day '
+                                                                     'before it is charged'})
 
 
 class WaiveSchema(ma.Schema):
@@ -51,7 +53,7 @@ class WaiveSchema(ma.Schema):
 
 
 def _out(settings: services.LateFeeSettings) -> dict:
-    return {**settings.as_dict(), 'percent_per_day': settings.percent_per_day}
+    return {**settings.as_dict(), 'since': settings.since, 'percent_per_day': settings.percent_per_day}
 
 
 @blp.route('/billing/late-fee-settings', methods=['GET'])

@@ -2,7 +2,9 @@
 
 Settings live in ``tenant.settings['late_fee']`` (seeded from the delivery template's [late_fee]): ``enabled``,
 ``daily_rate`` (a fraction per day as a decimal string: "0.0005" is 0.05 % a day, 万分之五), ``grace_days`` and
-``cap_percent`` (the accrual never exceeds this percentage of the bill's principal).
+``cap_percent`` (the accrual never exceeds this percentage of the bill's principal), and ``since``: the day late
+fees were last switched on. No day before it is ever charged: switching late fees on does not charge bills for the
+months they were overdue while the project had none (a penalty applies from when it was announced, not before).
 
 The rules:
 
@@ -32,7 +34,7 @@ Services never commit.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -44,7 +46,7 @@ from ..extensions import db
 from ..models_base import utcnow
 from ..money import format_yuan, round_fen
 from ..property.models import Room
-from ..tenancy.clock import tenant_zone
+from ..tenancy.clock import tenant_today, tenant_zone
 from .charges import Charge
 from .models import LATE_FEE, Bill, BillLine, BillRun, FeeItem, PaymentAllocation
 
@@ -69,6 +71,8 @@ class LateFeeSettings:
     grace_days: int
     #: the accrual is at most this percentage of the principal
     cap_percent: Decimal
+    #: the day late fees were switched on (None: on from the project's start, e.g. by its delivery template)
+    since: date | None = None
 
     @property
     def percent_per_day(self) -> str:
@@ -76,8 +80,11 @@ class LateFeeSettings:
         return _plain(self.daily_rate * 100)
 
     def as_dict(self) -> dict:
-        return {'enabled': self.enabled, 'daily_rate': _plain(self.daily_rate), 'grace_days': self.grace_days,
-                'cap_percent': _plain(self.cap_percent)}
+        out = {'enabled': self.enabled, 'daily_rate': _plain(self.daily_rate), 'grace_days': self.grace_days,
+               'cap_percent': _plain(self.cap_percent)}
+        if self.since is not None:
+            out['since'] = self.since.isoformat()
+        return out
 
 
 def _plain(value: Decimal) -> str:
@@ -132,7 +139,12 @@ def settings_of(tenant) -> LateFeeSettings:
     stored = ((getattr(tenant, 'settings', None) or {}).get('late_fee') or {})
     values = {**DEFAULTS, **{key: stored[key] for key in DEFAULTS if key in stored}}
     try:
-        return validate_settings(**values)
+        since = date.fromisoformat(stored['since']) if stored.get('since') else None
+    except (TypeError, ValueError):
+        since = None
+        values['enabled'] = False
+    try:
+        return replace(validate_settings(**values), since=since)
     except DomainError:
         merged = {**values, 'enabled': False}
         try:
@@ -146,6 +158,9 @@ def save_settings(tenant, *, enabled, daily_rate, grace_days, cap_percent) -> La
     is missing. Raises DomainError. Does not commit."""
     checked = validate_settings(enabled=enabled, daily_rate=daily_rate, grace_days=grace_days,
                                 cap_percent=cap_percent)
+    was = settings_of(tenant)
+    if checked.enabled:
+        checked = replace(checked, since=was.since if was.enabled else tenant_today(tenant))
     settings = dict(tenant.settings or {})
     settings['late_fee'] = checked.as_dict()
     tenant.settings = settings  # a new dict: the JSON column sees the change
@@ -228,16 +243,19 @@ def first_day(due_on: date, grace_days: int) -> date:
 
 
 def accrue(principal_fen: int, due_on: date, through: date, allocations, rate: Decimal, grace_days: int,
-           cap_percent: Decimal) -> Accrual:
+           cap_percent: Decimal, since: date | None = None) -> Accrual:
     """The late fee accrued by a bill from the end of its grace period through ``through`` (inclusive).
 
     ``allocations`` are (day, fen) pairs, the day in the project's timezone (reversals negative); an allocation
-    lowers the balance from the next day on. See the module docstring for a worked example.
+    lowers the balance from the next day on. No day before ``since`` (late fees switched on) is charged. See the
+    module docstring for a worked example.
     """
     principal_fen = int(principal_fen)
     cap_exact = Decimal(principal_fen) * cap_percent / 100 if principal_fen > 0 else Decimal(0)
     cap_fen = round_fen(cap_exact / 100)
     start = first_day(due_on, grace_days)
+    if since is not None and since > start:
+        start = since
     if principal_fen <= 0 or through < start:
         return Accrual(principal_fen, cap_fen=cap_fen)
     one = timedelta(days=1)
@@ -398,7 +416,7 @@ def assessments(tenant, period: str, *, through: date, building_id: int | None =
         if principal.get(row.id, 0) <= 0:
             continue
         accrual = accrue(principal[row.id], row.due_on, through, paid.get(row.id, []), rule.daily_rate,
-                         rule.grace_days, rule.cap_percent)
+                         rule.grace_days, rule.cap_percent, rule.since)
         earlier = before.get(row.id, 0)
         amount = accrual.accrued_fen - earlier
         if amount <= 0:
@@ -432,7 +450,7 @@ def pending_fen(bill: Bill, tenant, today: date) -> int:
     if principal <= 0 or today < first_day(bill.due_on, rule.grace_days):
         return 0
     accrual = accrue(principal, bill.due_on, today, allocation_days([bill.id], tenant).get(bill.id, []),
-                     rule.daily_rate, rule.grace_days, rule.cap_percent)
+                     rule.daily_rate, rule.grace_days, rule.cap_percent, rule.since)
     return max(0, accrual.accrued_fen - assessed([bill.id]).get(bill.id, 0))
 
 

@@ -465,3 +465,30 @@ def test_pending_late_fee_for_an_overdue_bill(app, estate, in_tenant, monkeypatc
         feb, tenant = session.get(Bill, feb_id), session.get(Tenant, e.tenant.id)
         assert late_fees.pending_fen(feb, tenant, date(2026, 3, 31)) == 0  # assessed already
         assert late_fees.pending_fen(feb, tenant, date(2026, 4, 2)) == 254 - 226  # 18 days: 253.8
+
+
+def test_no_day_before_late_fees_were_switched_on_is_charged():
+    from datetime import date as day
+    from decimal import Decimal
+
+    # overdue since mid-February, switched on 2026-03-08: 8-17 March, 10 days of 100.00 元 × 0.05 %
+    accrual = late_fees.accrue(10000, day(2026, 1, 31), day(2026, 3, 17), [], Decimal('0.0005'), 15, Decimal(100),
+                               since=day(2026, 3, 8))
+    assert (accrual.start, accrual.days, accrual.accrued_fen) == (day(2026, 3, 8), 10, 50)
+    before = late_fees.accrue(10000, day(2026, 1, 31), day(2026, 3, 7), [], Decimal('0.0005'), 15, Decimal(100),
+                              since=day(2026, 3, 8))
+    assert before.accrued_fen == 0 and before.segments == ()
+
+
+def test_switching_on_records_the_day_and_saving_again_keeps_it(in_tenant, make_tenant, monkeypatch):
+    tenant = make_tenant()
+    with in_tenant(tenant) as session:
+        row = session.get(Tenant, tenant.id)
+        monkeypatch.setattr(clock, 'now_utc', lambda: moment(date(2026, 3, 8)))
+        late_fees.save_settings(row, enabled=True, daily_rate='0.0005', grace_days=15, cap_percent='100')
+        monkeypatch.setattr(clock, 'now_utc', lambda: moment(date(2026, 4, 1)))
+        late_fees.save_settings(row, enabled=True, daily_rate='0.0003', grace_days=15, cap_percent='100')
+        assert late_fees.settings_of(row).since == date(2026, 3, 8)
+        late_fees.save_settings(row, enabled=False, daily_rate='0.0003', grace_days=15, cap_percent='100')
+        late_fees.save_settings(row, enabled=True, daily_rate='0.0003', grace_days=15, cap_percent='100')
+        assert late_fees.settings_of(row).since == date(2026, 4, 1)

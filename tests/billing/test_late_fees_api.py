@@ -74,7 +74,7 @@ def test_settings_page_takes_a_percentage_and_explains_its_bounds(app, estate, i
                        follow_redirects=True)
     assert saved.status_code == 200 and '已启用滞纳金：每日 0.03%，宽限 10 天，封顶本金的 50%' in saved.text
     assert stored_settings(in_tenant, e) == {'enabled': True, 'daily_rate': '0.0003', 'grace_days': 10,
-                                             'cap_percent': '50'}
+                                             'cap_percent': '50', 'since': today(in_tenant, e)}
     off = admin.post('/billing/late-fees/settings', data={'daily_percent': '0.03', 'grace_days': '10',
                                                            'cap_percent': '50'}, follow_redirects=True)
     assert '滞纳金已关闭' in off.text and stored_settings(in_tenant, e)['enabled'] is False
@@ -84,24 +84,34 @@ def test_settings_page_takes_a_percentage_and_explains_its_bounds(app, estate, i
     assert admin.post('/billing/late-fees/settings', data={'daily_percent': '0.05'}, csrf=False).status_code == 400
 
 
+def today(in_tenant, e) -> str:
+    from propsaas.tenancy.clock import tenant_today
+
+    with in_tenant(e.tenant) as session:
+        return tenant_today(session.get(Tenant, e.tenant.id)).isoformat()
+
+
 def test_settings_api(app, estate, in_tenant):
     e = estate()
     client, admin, cashier = api_client(app, e), api_token(in_tenant, e, e.admin), api_token(in_tenant, e, e.cashier)
     url = '/api/v1/billing/late-fee-settings'
     got = client.get(url, headers=admin)
     assert got.status_code == 200 and got.json == {'enabled': False, 'daily_rate': '0.0005', 'grace_days': 15,
-                                                   'cap_percent': '100', 'percent_per_day': '0.05'}
+                                                   'cap_percent': '100', 'percent_per_day': '0.05', 'since': None}
     body = {'enabled': True, 'daily_rate': '0.0003', 'grace_days': 0, 'cap_percent': '30'}
     put = client.put(url, json=body, headers=admin)
-    assert put.status_code == 200 and put.json == {**body, 'percent_per_day': '0.03'}
-    assert stored_settings(in_tenant, e) == body
+    since = today(in_tenant, e)
+    assert put.status_code == 200 and put.json == {**body, 'percent_per_day': '0.03', 'since': since}
+    assert stored_settings(in_tenant, e) == {**body, 'since': since}
+    # saved again while on: still charged from the day it was switched on
+    assert client.put(url, json=body, headers=admin).json['since'] == since
     for bad in ({**body, 'daily_rate': '0.05'}, {**body, 'daily_rate': 0.0003}, {**body, 'grace_days': '0'},
                 {**body, 'grace_days': 1000}, {**body, 'cap_percent': '-1'}, {**body, 'enabled': 'maybe'},
                 {'enabled': True}, {**body, 'daily_rate': 'x' * 5000}, {**body, 'daily_rate': '1e-4'}):
         answer = client.put(url, json=bad, headers=admin)
         assert answer.status_code == 422 and answer.json['error']['message'], (bad, answer.status_code)
     assert client.put(url, data='enabled=1', headers=admin).status_code in (400, 415, 422)
-    assert stored_settings(in_tenant, e) == body
+    assert stored_settings(in_tenant, e) == {**body, 'since': since}
     assert client.get(url, headers=cashier).status_code == 403
     assert client.put(url, json=body, headers=cashier).status_code == 403
     assert client.get(url).status_code == 401
