@@ -12,6 +12,7 @@ from . import (  # noqa: E402,F401  (routes and provisioners)
     online,
     online_views,
     payment_views,
+    pdf_views,
     portal_views,
     provisioning,
     run_views,

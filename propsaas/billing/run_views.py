@@ -14,9 +14,10 @@ from ..jobs.models import JobRecord
 from ..money import format_yuan
 from ..property.models import Building
 from . import bills as queries
-from . import bp
+from . import bp, documents
 from . import runs as services
 from .models import BILL_STATUS_NAMES, LATE_FEE, BillRun, FeeItem
+from .pdf_views import PdfJobForm
 from .run_forms import RunForm, VoidRunForm
 
 PER_PAGE = 20
@@ -111,7 +112,8 @@ def _detail(run: BillRun, void_form: VoidRunForm | None = None, status: int = 20
     building = db.session.get(Building, run.building_id) if run.building_id else None
     return render_template('billing/runs_detail.html', run=run, record=record, pagination=pagination,
                            payers=queries.payers(pagination.items), place=queries.place, building=building,
-                           void_form=void_form or VoidRunForm(), filters={}, **_context()), status
+                           void_form=void_form or VoidRunForm(), filters={}, pdf_jobs=documents.run_jobs(run.id),
+                           pdf_form=PdfJobForm(), **_context()), status
 
 
 @bp.get('/billing/runs/<int:run_id>')
