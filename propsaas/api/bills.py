@@ -3,6 +3,7 @@
 Staff: ``/billing/runs`` (list; POST starts a run, or with ``preview: true`` returns what it would bill without
 saving), ``/billing/runs/<run_id>``, ``/billing/runs/<run_id>/void``, ``/billing/bills``, ``/billing/bills/<bill_id>``.
 Residents: ``/me/bills`` and ``/me/bills/<bill_id>`` — bills of rooms they currently live in; any other bill is 404.
+PDFs (application/pdf): ``/billing/bills/<bill_id>/pdf`` and ``/me/bills/<bill_id>/pdf``.
 Money is integer fen; rates are decimal strings in yuan.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..auth.models import mask_mobile
 from ..billing import bills as queries
 from ..billing import runs as services
 from ..billing.models import BILL_STATUSES, BillRun
+from ..billing.pdf_views import bill_response
 from ..errors import DomainError
 from ..extensions import db
 from ..jobs.models import JobRecord
@@ -277,3 +279,27 @@ def my_bills(args):
 def my_bill(bill_id):
     """One of the resident's bills with its lines and their basis; another room's bill is 404."""
     return queries.resident_bill(g.api_user, bill_id)
+
+
+PDF = 'application/pdf'
+
+
+@blp.route('/billing/bills/<int:bill_id>/pdf', methods=['GET'])
+@blp.response(200, description='the bill as a PDF (缴费通知单): lines with their basis, earlier arrears, 大写, '
+                               'a QR code to pay', content_type=PDF)
+@errors(blp, 401, 403, 404)
+@blp.doc(security=BEARER)
+@api_login_required(*STAFF, duties=CASHIER)
+def get_bill_pdf(bill_id):
+    """One bill as a PDF (the stored per-household file, or rendered now); a void bill is 404."""
+    return bill_response(queries.load_bill(bill_id))
+
+
+@blp.route('/me/bills/<int:bill_id>/pdf', methods=['GET'])
+@blp.response(200, description="the resident's bill as a PDF", content_type=PDF)
+@errors(blp, 401, 404)
+@blp.doc(security=BEARER)
+@api_login_required()  # anyone else has no bill of their own: 404, not 403
+def my_bill_pdf(bill_id):
+    """One of the resident's bills as a PDF; another room's bill is 404."""
+    return bill_response(queries.resident_bill(g.api_user, bill_id))

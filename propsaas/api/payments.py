@@ -3,6 +3,7 @@
 Staff (admin or cashier): ``/billing/payments`` (list; POST records a payment), ``/billing/payments/<payment_id>``,
 ``/billing/payments/<payment_id>/refund``, ``/billing/payments/<payment_id>/reverse``,
 ``/billing/rooms/<room_id>/account``. Residents: ``/me/payments`` — payments of rooms they currently live in.
+Receipts as PDF: ``/billing/payments/<payment_id>/receipt`` and ``/me/payments/<payment_id>/receipt``.
 Money is integer fen. Another project's payment or room is 404, before any body is read.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from marshmallow import validate
 
 from ..billing import payments as services
 from ..billing.models import PAYMENT_KINDS, PAYMENT_METHODS
+from ..billing.pdf_views import receipt_response
 from ..errors import DomainError
 from ..extensions import db
 from ..models_base import MAX_ID
@@ -249,3 +251,27 @@ def my_payments(args):
     """The resident's payment history: payments, refunds and reversals of rooms they currently live in."""
     return paginate(services.resident_query(g.api_user), args)
 
+
+
+PDF = 'application/pdf'
+
+
+@blp.route('/billing/payments/<int:payment_id>/receipt', methods=['GET'])
+@blp.response(200, description='the receipt (收据) of a payment, refund or reversal as a PDF', content_type=PDF)
+@errors(blp, 401, 403, 404)
+@blp.doc(security=BEARER)
+@api_login_required(*STAFF, duties=CASHIER)
+def get_receipt(payment_id):
+    """The numbered receipt as a PDF: amount and 大写, payer, room, the bills it settled, cashier, and for a refund or
+    reversal its reason."""
+    return receipt_response(services.load_payment(payment_id))
+
+
+@blp.route('/me/payments/<int:payment_id>/receipt', methods=['GET'])
+@blp.response(200, description="the resident's receipt as a PDF", content_type=PDF)
+@errors(blp, 401, 404)
+@blp.doc(security=BEARER)
+@api_login_required()  # anyone else has no payments of their own: 404, not 403
+def my_receipt(payment_id):
+    """The receipt of a payment of a room the resident lives in, as a PDF; any other is 404."""
+    return receipt_response(services.resident_payment(g.api_user, payment_id))
