@@ -1,7 +1,8 @@
 """The WeChat Pay v3 and Alipay adapters against notifications built exactly as the providers build them (SECURITY.md
 15: a bad signature, a stale or future timestamp, another merchant, a malformed body are refused — as ``Refused``,
 never another exception), their checkouts (the request WeChat Pay receives, the URL Alipay's gateway receives, both
-signed with the merchant's key), and Alipay's 代扣 with the network call replaced. No network, no database.
+signed with the merchant's key), and Alipay's 代扣 with the network call replaced. No network; the database only
+in the last test, which delivers genuine and forged notifications to ``/pay/notify/<provider>`` (``billing.online``).
 
 Throwaway RSA keys: the merchant's (signs what we send) and the provider's (signs what the provider sends; its
 public half is what a project configures), plus a stranger's for forged signatures.
@@ -12,21 +13,27 @@ import base64
 import json
 import os
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 from urllib.error import URLError
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
+import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from propsaas.billing import online
+from propsaas.billing.models import Payment, PaymentOrder
 from propsaas.billing.providers import ProviderError, Refused, Urls, provider_class
+from propsaas.billing.providers.alipay import parse_amount, yuan
 from propsaas.billing.providers.base import MAX_NOTICE_AGE_SECONDS
+from tests.billing.test_online import bills_of, money_rows, new_order
+from tests.billing.test_runs import build_estate, run_period
 
-BEIJING = __import__('datetime').timezone(timedelta(hours=8))
+BEIJING = timezone(timedelta(hours=8))
 URLS = Urls(notify='https://yangguang.example.cn/pay/notify/{}', back='https://yangguang.example.cn/my/pay/orders/7')
 APIV3_KEY = 'Abcdefghijklmnopqrstuvwxyz012345'  # 32 bytes, as the merchant platform requires
 MCHID, APPID, PUBLIC_KEY_ID = '1900000109', 'wxd678efh567hg6787', 'PUB_KEY_ID_0119000001092025010100000000000001'
@@ -419,8 +426,6 @@ def test_alipay_refuses_when_a_field_is_missing(alipay, keys):
 
 
 def test_alipay_amounts_are_exact():
-    from propsaas.billing.providers.alipay import parse_amount, yuan
-
     assert [yuan(fen) for fen in (1, 10, 25660, 100000000000)] == ['0.01', '0.10', '256.60', '1000000000.00']
     assert [parse_amount(text) for text in ('0.01', '0.1', '256.60', '256', '9999999999.99')] == \
         [1, 10, 25660, 25600, 999999999999]
@@ -626,3 +631,51 @@ def test_alipay_cancel_mandate(alipay, keys, monkeypatch):
     monkeypatch.setattr(sdk, 'urlopen', FakeAlipayGateway(keys.provider, {'code': '40004', 'sub_msg': '协议不存在'}))
     with pytest.raises(ProviderError):
         alipay.cancel_mandate(a_mandate())
+
+
+# --- through the notify endpoint (with the database) ----------------------------------------------------------------
+
+@pytest.mark.parametrize('provider', ['wechat', 'alipay'])
+def test_a_genuine_notification_credits_the_order_once_and_a_forged_one_changes_nothing(
+        provider, app, make_tenant, make_user, in_tenant, keys, alipay_config, wechat):
+    e = build_estate(make_tenant, make_user, in_tenant, f'{provider}小区')  # 1-1-101 owes 21033 + 6000 fen
+    run_period(in_tenant, e, '2026-02')
+    values = wechat.config if provider == 'wechat' else alipay_config
+    with in_tenant(e.tenant) as session:
+        online.save_settings(provider, enabled=True, values=values)
+        session.commit()
+    order = new_order(in_tenant, e, provider=provider)
+
+    def notification(key, *, amount_fen=None, stale=False):
+        amount_fen = order.amount_fen if amount_fen is None else amount_fen
+        if provider == 'wechat':
+            resource = transaction(out_trade_no=order.number,
+                                   amount={'total': amount_fen, 'payer_total': 1, 'currency': 'CNY'})
+            headers, body = wechat_notification(key, resource, timestamp=int(time.time()) - 3600 if stale else None)
+            return {**headers, 'Content-Type': 'application/json'}, body
+        form = alipay_signed(key, trade_notice(out_trade_no=order.number, total_amount=yuan(amount_fen),
+                                               notify_time=beijing_now(-3600 if stale else 0)))
+        return {'Content-Type': 'application/x-www-form-urlencoded'}, urlencode(form).encode()
+
+    def deliver(headers, body):
+        return app.test_client().post(f'/pay/notify/{provider}', data=body, headers=headers,
+                                      base_url=f'http://{e.tenant.slug}.localhost')
+
+    before = money_rows(in_tenant, e)
+    for headers, body in (notification(keys.stranger), notification(keys.provider, amount_fen=order.amount_fen - 1),
+                          notification(keys.provider, stale=True)):
+        answer = deliver(headers, body)
+        if provider == 'wechat':
+            assert answer.status_code == 400 and json.loads(answer.text)['code'] == 'FAIL'
+        else:
+            assert (answer.status_code, answer.text) == (200, 'fail')
+    assert money_rows(in_tenant, e) == before
+    genuine = notification(keys.provider)
+    for _copy in range(2):
+        answer = deliver(*genuine)
+        assert (answer.status_code, answer.text) == ((204, '') if provider == 'wechat' else (200, 'success'))
+    assert [bill.status for bill in bills_of(in_tenant, e)] == ['paid', 'paid']
+    with in_tenant(e.tenant) as session:
+        payment = session.execute(sa.select(Payment)).scalar_one()
+        assert (payment.method, payment.amount_fen) == (provider, order.amount_fen)
+        assert session.execute(sa.select(PaymentOrder.status)).scalar_one() == 'paid'
