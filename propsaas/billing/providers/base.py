@@ -77,7 +77,10 @@ class Checkout:
 @dataclass(frozen=True)
 class Notice:
     """A verified notification. ``kind`` 'payment': the order ``order_number`` was paid (``succeeded``) or failed;
-    'mandate': the agreement ``order_number`` (our mandate number) was signed (``succeeded``) or ended."""
+    'mandate': the agreement ``order_number`` (our mandate number) was signed (``succeeded``) or ended;
+    'pending': a genuine notice that the payer has not finished yet (Alipay's WAIT_BUYER_PAY, WeChat Pay's USERPAYING,
+    an agreement stored but not in force): understood, answered with success, and the order or mandate stays pending
+    (``succeeded`` is False and means nothing here: the payer is still paying, the order has not failed)."""
 
     kind: str
     order_number: str
