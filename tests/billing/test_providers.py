@@ -200,6 +200,8 @@ def test_wechat_refuses_another_merchant_or_app(wechat, keys):
     transaction(transaction_id=12345),
     transaction(success_time='yesterday'),
     transaction(success_time='2026-12-03T09:31:05'),
+    transaction(trade_state='SOMETHING_NEW'),
+    transaction(trade_state=['SUCCESS']),
     {'mchid': MCHID},
 ])
 def test_wechat_refuses_a_malformed_resource(wechat, keys, resource):

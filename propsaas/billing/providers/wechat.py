@@ -193,7 +193,9 @@ class WechatPay(Provider):
             raise Refused(f'merchant {str(resource["mchid"])[:40]!r} is not this project\'s')
         if str(resource['appid']) != self._setting('appid'):
             raise Refused(f'app {str(resource["appid"])[:40]!r} is not this project\'s')
-        state = _TRADE_STATES.get(resource['trade_state'], False)
+        if resource['trade_state'] not in _TRADE_STATES:  # a state we do not know fails nothing
+            raise ValueError(f'unknown trade_state {str(resource["trade_state"])[:40]!r}')
+        state = _TRADE_STATES[resource['trade_state']]
         order_number = _text(resource['out_trade_no'])
         if state is None:  # still waiting for the payer: the order stays pending
             return Notice(kind='pending', order_number=order_number, succeeded=False, merchant_id=self.merchant_id,
