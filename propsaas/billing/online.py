@@ -357,7 +357,8 @@ def sandbox_notify(kind: str, record_id: int, outcome: str) -> dict:
 # --- 代扣 ---------------------------------------------------------------------------------------------------------
 
 def autopay_providers() -> list[str]:
-    return [name for name in enabled_providers() if provider_class(name).supports_autopay]
+    """The enabled providers whose merchant account here can 代扣 (Alipay: once 商家扣款 is signed)."""
+    return [name for name in enabled_providers() if adapter(name).autopay_ready]
 
 
 def room_mandates(room_ids) -> dict[int, AutopayMandate]:

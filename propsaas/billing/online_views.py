@@ -21,7 +21,14 @@ from ..money import format_yuan
 from ..tenancy.clock import local_datetime
 from . import bills as bill_queries
 from . import bp, online, payments
-from .models import MANDATE_STATUS_NAMES, ORDER_STATUS_NAMES, ORDER_STATUSES, PROVIDER_NAMES, AutopayMandate, PaymentOrder
+from .models import (
+    MANDATE_STATUS_NAMES,
+    ORDER_STATUS_NAMES,
+    ORDER_STATUSES,
+    PROVIDER_NAMES,
+    AutopayMandate,
+    PaymentOrder,
+)
 from .online_forms import CancelMandateForm, MandateForm, PayForm, ProviderSettingsForm, SandboxForm
 from .providers import ProviderError, provider_class
 

@@ -2,7 +2,8 @@
 link in a message sent by a job.
 
 Inside a request on the tenant's own host the URL is built on that host (port and custom hostname as the browser
-used them; the scheme is always ``PUBLIC_URL_SCHEME``, since behind a TLS-terminating proxy the request says http). Outside one (a job, the CLI) it is ``PUBLIC_URL_SCHEME://<slug>.<BASE_DOMAIN>[:PUBLIC_URL_PORT]``.
+used them; the scheme is always ``PUBLIC_URL_SCHEME``, since behind a TLS-terminating proxy the request says
+http). Outside one (a job, the CLI) it is ``PUBLIC_URL_SCHEME://<slug>.<BASE_DOMAIN>[:PUBLIC_URL_PORT]``.
 """
 from __future__ import annotations
 

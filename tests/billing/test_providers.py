@@ -500,7 +500,8 @@ def test_alipay_answers(alipay):
     assert alipay.answer(True)[:2] == ('success', 200)
     assert alipay.answer(False)[:2] == ('fail', 200)
     assert {spec.name for spec in alipay.fields if spec.secret} == {'app_private_key'}
-    assert {spec.name for spec in alipay.fields if not spec.required} == {'sandbox_gateway', 'agreement_scene'}
+    optional = {spec.name for spec in alipay.fields if not spec.required}
+    assert optional == {'sandbox_gateway', 'autopay', 'agreement_scene'}
 
 
 # --- Alipay 代扣 (商家扣款) ------------------------------------------------------------------------------------------
@@ -681,3 +682,11 @@ def test_a_genuine_notification_credits_the_order_once_and_a_forged_one_changes_
         payment = session.execute(sa.select(Payment)).scalar_one()
         assert (payment.method, payment.amount_fen) == (provider, order.amount_fen)
         assert session.execute(sa.select(PaymentOrder.status)).scalar_one() == 'paid'
+
+
+def test_alipay_autopay_is_offered_only_once_the_merchant_says_it_is_signed():
+    from propsaas.billing.providers.alipay import Alipay
+
+    assert Alipay.supports_autopay
+    assert not Alipay({'app_id': '1'}, tenant_id=1).autopay_ready
+    assert Alipay({'app_id': '1', 'autopay': '1'}, tenant_id=1).autopay_ready

@@ -99,10 +99,17 @@ class Alipay(Provider):
               help=_l('以 2088 开头的 16 位数字：商家平台 → 账号中心 → 主账号信息')),
         Field('sandbox_gateway', _l('使用支付宝沙箱环境'), required=False,
               help=_l('填 1 时连接支付宝沙箱网关（openapi-sandbox），只用于联调测试')),
+        Field('autopay', _l('开通自动代扣（商家扣款）'), required=False,
+              help=_l('填 1 时住户可签约自动代扣；须先在支付宝商家平台签约“商家扣款”产品')),
         Field('agreement_scene', _l('商家扣款签约场景码'), required=False,
               help=_l('开通商家扣款时支付宝给出的场景码，未给出时留空（DEFAULT|DEFAULT）')),
     )
     supports_autopay = True
+
+    @property
+    def autopay_ready(self) -> bool:
+        """商家扣款 is a product the merchant signs with Alipay on its own: offered only once the admin says so."""
+        return str(self.config.get('autopay') or '').strip().lower() in ('1', 'true', 'yes', 'on')
 
     @property
     def merchant_id(self) -> str:

@@ -20,9 +20,10 @@ refuses a request; they never commit and never touch the database.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Mapping
+from typing import ClassVar
 
 #: a notice signed longer ago than this is stale (a replay), whatever its signature
 MAX_NOTICE_AGE_SECONDS = 300
@@ -114,6 +115,11 @@ class Provider:
     def __init__(self, config: Mapping, *, tenant_id: int):
         self.config = dict(config or {})
         self.tenant_id = tenant_id
+
+    @property
+    def autopay_ready(self) -> bool:
+        """Whether this project's merchant account can 代扣 now (the class supports it, the settings allow it)."""
+        return self.supports_autopay
 
     @property
     def merchant_id(self) -> str:
