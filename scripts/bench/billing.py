@@ -20,6 +20,16 @@ tests/conftest.py; dropped at the end), each database in its own subprocess:
 
 Prints lines/s of each, the ratio run/bare time (target <= 3.0) and both statement counts (target: big <= 1.1 ×
 small). Never asserts a time; exits 0 whenever it could measure. Progress goes to stderr, the figures to stdout.
+
+PDFs (SQLite process only: rendering does not depend on the database), on a third tenant whose bill run has
+``--pdf-bills`` bills (default 100; --tiny 10), each figure against a bare WeasyPrint baseline in the same round,
+best of the rounds:
+
+- print pack: ``documents.render_print_pack`` (load, HTML, layout, one PDF written) in pages/s, against bare
+  WeasyPrint rendering the same HTML as one document (``HTML(string).write_pdf(stylesheets, font_config)``, fonts
+  and stylesheet made for it as any one-off render does); ratio target >= 0.85;
+- per-household PDFs: ``documents.render_bill_pdfs`` (a file per bill) in PDFs/s, against bare WeasyPrint rendering
+  one document per bill (one FontConfiguration and CSS reused, the bills' HTML prepared beforehand); target >= 0.85.
 """
 # scripts/bench/ holds http.py: with this folder first on sys.path, ``import http.client`` would find that
 # script instead of the standard library. Drop the folder before importing anything.
@@ -46,6 +56,7 @@ from scripts.bench.throwaway import PostgresDatabase, normalize, reachable  # no
 DEFAULT_DB = 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
 RATIO_TARGET = 3.0
 STATEMENTS_TARGET = 1.1
+PDF_TARGET = 0.85
 SMALL = 50
 ROOMS_PER_FLOOR, FLOORS, UNITS = 4, 25, 2  # 200 rooms a building
 
@@ -189,7 +200,8 @@ def _real_path(tenant_id: int, round_: int) -> dict:
             db.session.commit()
             seconds = time.perf_counter() - started
         return {'seconds': seconds, 'bills': len(outcome.bills), 'lines': len(result.lines),
-                'total_fen': outcome.total_fen, 'statements': counter.statements, 'round_trips': counter.round_trips}
+                'total_fen': outcome.total_fen, 'statements': counter.statements, 'round_trips': counter.round_trips,
+                'run_id': run.id}
 
 
 def _bare(tenant_id: int, round_: int) -> dict:
@@ -261,6 +273,71 @@ def _bare(tenant_id: int, round_: int) -> dict:
     return {'seconds': seconds, 'bills': len(bill_rows), 'lines': len(line_rows), 'round_trips': counter.round_trips}
 
 
+def _pdf_round(tenant_id: int, run_id: int) -> dict:
+    """The two PDF jobs and their bare WeasyPrint baselines, timed back to back (baselines' HTML made untimed)."""
+    import sqlalchemy as sa
+    from weasyprint import CSS, HTML
+    from weasyprint.text.fonts import FontConfiguration
+
+    from propsaas.billing import documents
+    from propsaas.billing.models import Bill
+    from propsaas.documents.pdf import STYLESHEET, static_root
+    from propsaas.extensions import db
+    from propsaas.tenancy.context import tenant_scope
+    from propsaas.tenancy.models import Tenant
+
+    with tenant_scope(tenant_id):
+        db.session.rollback()
+        tenant = db.session.get(Tenant, tenant_id)
+        sheets = documents.sheets(documents.load_bills(sa.select(Bill).where(Bill.run_id == run_id)), tenant)
+        pack_html = documents.bills_html(sheets, tenant)
+        bill_htmls = [documents.bills_html([sheet], tenant) for sheet in sheets]
+        db.session.rollback()
+        base = static_root().as_uri() + '/'
+        css_file = str(static_root() / STYLESHEET)
+
+        started = time.perf_counter()
+        pack = documents.render_print_pack(run_id)
+        pack_seconds = time.perf_counter() - started
+        db.session.rollback()
+
+        started = time.perf_counter()
+        fonts = FontConfiguration()
+        bare_pack = HTML(string=pack_html, base_url=base).render(
+            font_config=fonts, stylesheets=[CSS(filename=css_file, font_config=fonts)])
+        bare_pack.write_pdf()
+        bare_pack_seconds = time.perf_counter() - started
+
+        started = time.perf_counter()
+        each = documents.render_bill_pdfs(run_id)
+        each_seconds = time.perf_counter() - started
+        db.session.rollback()
+
+        started = time.perf_counter()
+        fonts = FontConfiguration()
+        css = CSS(filename=css_file, font_config=fonts)
+        for html in bill_htmls:
+            HTML(string=html, base_url=base).write_pdf(font_config=fonts, stylesheets=[css])
+        bare_each_seconds = time.perf_counter() - started
+    return {'pages': pack['pages'], 'bare_pages': len(bare_pack.pages), 'pack': pack_seconds,
+            'bare_pack': bare_pack_seconds, 'files': each['bills'], 'bare_files': len(bill_htmls),
+            'each': each_seconds, 'bare_each': bare_each_seconds}
+
+
+def _pdf_bench(pdf_bills: int, rounds: int) -> dict:
+    """A tenant whose bill run has ``pdf_bills`` bills (a room's and its space's), then the PDF rounds, best kept."""
+    tenant_id = _build_tenant('bench-billing-pdf', max(pdf_bills // 2, 1))
+    run_id = _real_path(tenant_id, 0)['run_id']
+    best: dict = {}
+    for round_ in range(1, rounds + 1):
+        log(f'round {round_}: PDFs of {pdf_bills} bills (print pack, per household, and bare WeasyPrint)')
+        figures = _pdf_round(tenant_id, run_id)
+        for key in ('pack', 'bare_pack', 'each', 'bare_each'):
+            best[key] = min(best.get(key, figures[key]), figures[key])
+        best.update({k: figures[k] for k in ('pages', 'bare_pages', 'files', 'bare_files')})
+    return best
+
+
 def _analyze(owner_url: str) -> None:
     import sqlalchemy as sa
 
@@ -274,7 +351,8 @@ def _analyze(owner_url: str) -> None:
     log('ANALYZE done')
 
 
-def phase_run(app_url: str, owner_url: str | None, instance: str, rooms: str, rounds: str) -> dict:
+def phase_run(app_url: str, owner_url: str | None, instance: str, rooms: str, rounds: str,
+              pdf_bills: str = '0') -> dict:
     from flask_migrate import upgrade
 
     from propsaas.extensions import db
@@ -299,9 +377,10 @@ def phase_run(app_url: str, owner_url: str | None, instance: str, rooms: str, ro
             log(f'round {round_}: bare Core computation and insert of the same rows')
             plain = _bare(big, round_)
             bare_best = plain if bare_best is None or plain['seconds'] < bare_best['seconds'] else bare_best
+        pdf = _pdf_bench(int(pdf_bills), int(rounds)) if int(pdf_bills) else None
         dialect = db.engine.dialect.name
         db.engine.dispose()
-    return {'dialect': dialect, 'rooms': int(rooms), 'run': real_best, 'bare': bare_best,
+    return {'dialect': dialect, 'rooms': int(rooms), 'run': real_best, 'bare': bare_best, 'pdf': pdf,
             'statements': {'small': counted_small['statements'], 'big': statements_big},
             'round_trips': {'small': counted_small['round_trips'], 'big': round_trips_big},
             'small_lines': counted_small['lines']}
@@ -343,6 +422,23 @@ def report(label: str, out: dict) -> None:
           f'{trips["small"]} and {trips["big"]})')
 
 
+def report_pdf(pdf: dict) -> None:
+    pack, bare_pack = pdf['pages'] / pdf['pack'], pdf['bare_pages'] / pdf['bare_pack']
+    each, bare_each = pdf['files'] / pdf['each'], pdf['bare_files'] / pdf['bare_each']
+    print(f'pdf pack            {pack:>9.1f} pages/s   ({pdf["pages"]} pages in {pdf["pack"]:.2f} s; '
+          f'render_print_pack: load, HTML, layout, one PDF written)')
+    print(f'pdf pack bare       {bare_pack:>9.1f} pages/s   ({pdf["bare_pages"]} pages in {pdf["bare_pack"]:.2f} s; '
+          f'WeasyPrint, the same HTML as one document)')
+    print(f'pdf pack ratio      {pack / bare_pack:>9.2f}           (pages/s vs bare; target >= {PDF_TARGET}: '
+          f'{verdict(pack / bare_pack >= PDF_TARGET)})')
+    print(f'pdf bills           {each:>9.1f} PDFs/s    ({pdf["files"]} files in {pdf["each"]:.2f} s; '
+          f'render_bill_pdfs: batches laid out once, each bill cut out and written)')
+    print(f'pdf bills bare      {bare_each:>9.1f} PDFs/s    ({pdf["bare_files"]} files in {pdf["bare_each"]:.2f} s; '
+          f'WeasyPrint, one document per bill, fonts and CSS reused)')
+    print(f'pdf bills ratio     {each / bare_each:>9.2f}           (PDFs/s vs bare; target >= {PDF_TARGET}: '
+          f'{verdict(each / bare_each >= PDF_TARGET)})')
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--tiny', action='store_true', help='500 rooms, 1 round (for tests/test_bench_billing.py)')
@@ -350,6 +446,7 @@ def main() -> int:
     parser.add_argument('--db', default=DEFAULT_DB, help='PostgreSQL server as a superuser (default: %(default)s)')
     parser.add_argument('--no-postgres', action='store_true', help='SQLite only')
     parser.add_argument('--rounds', type=int, help='rounds, best kept (default 2; --tiny 1)')
+    parser.add_argument('--pdf-bills', type=int, help='bills in the PDF figures (default 100; --tiny 10; 0: none)')
     parser.add_argument('--phase', nargs='+', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
@@ -359,6 +456,7 @@ def main() -> int:
 
     rooms = args.rooms or (500 if args.tiny else 5_000)
     rounds = args.rounds or (1 if args.tiny else 2)
+    pdf_bills = args.pdf_bills if args.pdf_bills is not None else (10 if args.tiny else 100)
     with tempfile.TemporaryDirectory(prefix='propsaas-bench-billing-') as tmp:
         admin_url, postgres = normalize(args.db), not args.no_postgres
         problem = reachable(admin_url) if postgres else None
@@ -372,7 +470,7 @@ def main() -> int:
         instance.mkdir()
         log('SQLite')
         results['sqlite'] = run_phase('run', f'sqlite:///{instance / "bench.db"}', '', str(instance), str(rooms),
-                                      str(rounds))
+                                      str(rounds), str(pdf_bills))
         if postgres and not problem:
             database = PostgresDatabase(admin_url, 'billing', log)
             try:
@@ -385,6 +483,8 @@ def main() -> int:
             finally:
                 database.drop()
         report('sqlite', results['sqlite'])
+        if results['sqlite']['pdf']:
+            report_pdf(results['sqlite']['pdf'])
         if not postgres:
             return 0
         if problem:
