@@ -4,4 +4,12 @@ from flask import Blueprint
 
 bp = Blueprint('repairs', __name__)
 
-from . import provisioning  # noqa: E402,F401  (the template's categories for new projects)
+from . import (  # noqa: E402,F401  (views and the template's categories for new projects)
+    desk_views,
+    portal_views,
+    provisioning,
+    settings_views,
+    staff_views,
+    sweeps,
+    technician_views,
+)
