@@ -20,6 +20,7 @@ operators_cli = AppGroup('operators', help='Platform operator accounts.')
 jobs_cli = AppGroup('jobs', help='Background jobs.')
 notices_cli = AppGroup('notices', help='Announcements and messages to residents.')
 billing_cli = AppGroup('billing', help='Bills, arrears and payment reminders.')
+repairs_cli = AppGroup('repairs', help='Repair work orders.')
 
 
 def tenant_url(slug: str) -> str:
@@ -210,6 +211,21 @@ def billing_send_reminders_cmd(slug, day):
         click.echo(f'{tenant_slug}: ' + ', '.join(f'{k} {v}' for k, v in report.items()))
 
 
+@repairs_cli.command('sweep')
+@click.option('--tenant', 'slug', default=None, help='One project (default: every active one).')
+def repairs_sweep_cmd(slug):
+    """Auto-confirm completed orders after N days and flag (escalate) overdue ones, once each. Workers run this
+    every few minutes on their own; run it from cron when jobs run inline (no REDIS_URL)."""
+    from .repairs.sweeps import sweep_now
+
+    try:
+        results = sweep_now(slug)
+    except DomainError as e:
+        _fail(str(e.message))
+    for tenant_slug, report in results:
+        click.echo(f'{tenant_slug}: ' + ', '.join(f'{k} {v}' for k, v in report.items()))
+
+
 @click.command('worker')
 @click.option('--burst', is_flag=True, help='Run the queued jobs, then exit.')
 def worker_cmd(burst):
@@ -246,5 +262,6 @@ def worker_cmd(burst):
 def register(app) -> None:
     from .demo import demo_cli
 
-    for command in (tenants_cli, operators_cli, jobs_cli, notices_cli, billing_cli, worker_cmd, demo_cli):
+    for command in (tenants_cli, operators_cli, jobs_cli, notices_cli, billing_cli, repairs_cli, worker_cmd,
+                    demo_cli):
         app.cli.add_command(command)
