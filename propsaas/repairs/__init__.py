@@ -10,6 +10,7 @@ from . import (  # noqa: E402,F401  (views and the template's categories for new
     provisioning,
     settings_views,
     staff_views,
+    stats_views,
     sweeps,
     technician_views,
 )

@@ -213,6 +213,11 @@ def _conditions(tenant, start: date, end: date, building_id: int | None) -> list
     return where
 
 
+def building_choices():
+    """The project's buildings (id, name), in their order."""
+    return sa.select(Building.id, Building.name).order_by(Building.sort_order, Building.name, Building.id)
+
+
 def _seconds(later, earlier):
     """``later - earlier`` in seconds, in SQL: julianday on SQLite, epoch of the interval on PostgreSQL."""
     if db.session.get_bind().dialect.name == 'postgresql':
@@ -340,8 +345,7 @@ def compute(tenant, start: date, end: date, building_id: int | None = None) -> S
 
     per_building = dict(db.session.execute(sa.select(WorkOrder.building_id, sa.func.count()).where(*where)
                                            .group_by(WorkOrder.building_id)).all())
-    buildings = [tuple(row) for row in db.session.execute(
-        sa.select(Building.id, Building.name).order_by(Building.sort_order, Building.name, Building.id)).all()]
+    buildings = [tuple(row) for row in db.session.execute(building_choices()).all()]
     by_building = [Count(bid, name, per_building.get(bid, 0)) for bid, name in buildings
                    if building_id is None or bid == building_id]
     if per_building.get(None):
