@@ -31,9 +31,9 @@ def room_residents(room_id: int | None) -> list[Resident]:
 def _form(room) -> DeskReportForm:
     form = DeskReportForm()
     form.category_id.choices = [SelectChoice(c.id, c.name) for c in portal.categories()]
-    form.building_id.choices = [SelectChoice('', _('（选择楼栋）'))] + [
+    form.building_id.choices = [SelectChoice(0, _('（选择楼栋）'))] + [
         SelectChoice(b.id, b.name) for b in portal.buildings()]
-    form.resident_id.choices = [SelectChoice('', _('（不指定住户）'))] + [
+    form.resident_id.choices = [SelectChoice(0, _('（不指定住户）'))] + [
         SelectChoice(r.id, f'{r.name} {r.mobile or ""}'.strip()) for r in room_residents(room.id if room else None)]
     return form
 
@@ -45,14 +45,14 @@ def log_report(form: DeskReportForm, by_user) -> WorkOrder:
     if room_text and room is None:
         raise DomainError(_l('没有找到房屋 %(room)s，请按 楼栋-单元-房号 填写，例如 1-2-1201', room=room_text),
                           field='room')
-    resident_id = form.resident_id.data
+    resident_id = form.resident_id.data or None
     if resident_id is not None and resident_id not in {r.id for r in room_residents(room.id if room else None)}:
         raise DomainError(_l('请从该房屋的住户中选择，或不指定住户'), field='resident_id')
     uploads = photos.read_uploads(form.photos.data)
     order = orders.submit(category_id=form.category_id.data, description=form.description.data, by_user=by_user,
                           room_id=room.id if room else None,
                           public_area=None if room else form.public_area.data,
-                          building_id=None if room else form.building_id.data, urgency=form.urgency.data,
+                          building_id=None if room else (form.building_id.data or None), urgency=form.urgency.data,
                           preferred_time=form.preferred_time.data, channel=form.channel.data,
                           reporter_resident_id=resident_id, contact_name=form.contact_name.data,
                           contact_phone=form.contact_phone.data)

@@ -2,6 +2,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import MultipleFileField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..residents.renovation_forms import IdChoiceField
@@ -17,8 +18,8 @@ class _ReportFields(FlaskForm):
     building_id = IdChoiceField(_l('公共区域所在楼栋'))
     public_area = StringField(_l('公共区域位置'), validators=[Optional(), Length(max=100)],
                               description=_l('例如：3栋大堂、地下车库B区'))
-    urgency = SelectField(_l('紧急程度'), choices=[(k, v) for k, v in URGENCY_NAMES.items()], default='normal',
-                          validate_choice=False)
+    urgency = SelectField(_l('紧急程度'), choices=[SelectChoice(k, v) for k, v in URGENCY_NAMES.items()],
+                          default='normal', validate_choice=False)
     description = TextAreaField(_l('问题描述'), validators=[DataRequired(_l('请描述需要维修的问题')),
                                                          Length(max=MAX_DESCRIPTION)])
     preferred_time = StringField(_l('期望上门时间'), validators=[Optional(), Length(max=100)],
@@ -40,8 +41,8 @@ class DeskReportForm(_ReportFields):
     resident_id = IdChoiceField(_l('报修住户'))
     contact_name = StringField(_l('联系人'), validators=[Optional(), Length(max=60)])
     contact_phone = StringField(_l('联系电话'), validators=[Optional(), Length(max=30)])
-    channel = SelectField(_l('报修渠道'), choices=[(k, CHANNEL_NAMES[k]) for k in ('phone', 'walk_in', 'staff')],
-                          default='phone', validate_choice=False)
+    channel = SelectField(_l('报修渠道'), default='phone', validate_choice=False,
+                          choices=[SelectChoice(k, CHANNEL_NAMES[k]) for k in ('phone', 'walk_in', 'staff')])
 
 
 class ConfirmForm(FlaskForm):

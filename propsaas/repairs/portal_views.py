@@ -59,7 +59,7 @@ def _report_form() -> tuple[ResidentReportForm, list]:
     form.category_id.choices = {
         _('户内报修'): [SelectChoice(c.id, c.name) for c in portal.categories('home')],
         _('公共区域报修'): [SelectChoice(c.id, c.name) for c in portal.categories('public')]}
-    form.building_id.choices = [SelectChoice('', _('（选择楼栋）'))] + [
+    form.building_id.choices = [SelectChoice(0, _('（选择楼栋）'))] + [
         SelectChoice(b.id, b.name) for b in portal.buildings()]
     return form, rooms
 
@@ -80,7 +80,7 @@ def new_repair():
                 order = portal.report(current_user, room_id=room_id, category_id=form.category_id.data,
                                       description=form.description.data, urgency=form.urgency.data,
                                       preferred_time=form.preferred_time.data, public_area=form.public_area.data,
-                                      building_id=form.building_id.data, uploads=uploads)
+                                      building_id=form.building_id.data or None, uploads=uploads)
             except DomainError as e:
                 db.session.rollback()
                 form_error(form, e)
