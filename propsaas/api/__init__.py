@@ -41,13 +41,14 @@ def _resources():
         payments,
         property,
         renovations,
+        repair_stats,
         residents,
         surveys,
         users,
     )
 
     return (auth, me, jobs, users, property, residents, imports, renovations, access, notices, surveys, fee_items,
-            bills, meters, arrears, payments, late_fees, online)
+            bills, meters, arrears, payments, late_fees, online, repair_stats)
 
 
 def _set_up_blueprints() -> None:
