@@ -54,6 +54,7 @@ def world(app, tmp_path_factory):
         world.update(_property_and_residents_of_a())
         world.update(_notices_of_a(world['resident_id']))
         world.update(_billing_of_a(world))
+        world.update(_repairs_of_a(world))
     with app.app_context(), tenant_scope(b_id):
         for role in ('admin', 'staff', 'resident'):
             user = User(name=f'B{role}', email=f'{role}@b-{b_slug}.cn', role=role,
@@ -175,7 +176,7 @@ OBJECT_PARAMS = {'user_id', 'job_id', 'token', 'building_id', 'unit_id', 'room_i
                  'occupancy_id', 'vehicle_id', 'renovation_id', 'gate_id', 'grant_id', 'batch_id',
                  'announcement_id', 'attachment_id', 'message_id', 'template_id', 'survey_id', 'question_id',
                  'fee_item_id', 'rule_id', 'reading_id', 'run_id', 'bill_id', 'payment_id', 'hold_id',
-                 'order_id', 'mandate_id', 'line_id'}
+                 'order_id', 'mandate_id', 'line_id', 'photo_id', 'group_id', 'visit_id', 'category_id'}
 
 
 def a_values(world) -> dict:
@@ -189,6 +190,50 @@ def a_values(world) -> dict:
         'provider': 'sandbox',
         'filename': 'css/app.css',
     }
+
+
+def _repairs_of_a(world: dict) -> dict:
+    """A's work order (its 'order_id' is the repair pages' and API's; the billing pages keep the payment order's)
+    with a report photo and its files, marked. Runs in A's scope."""
+    from propsaas import storage
+    from propsaas.extensions import db
+    from propsaas.repairs import models as w
+
+    category = db.session.execute(sa.select(w.RepairCategory).order_by(w.RepairCategory.id)).scalars().first()
+    order = w.WorkOrder(number=f'{MARK}-BX', category_id=category.id, room_id=world['room_id'], description=MARK,
+                        preferred_time=MARK, channel='portal', status='completed', urgency='normal',
+                        reporter_resident_id=world['resident_id'], contact_name=MARK, contact_phone='13811112222',
+                        completion_note=MARK, parts=[{'name': MARK, 'quantity': 1, 'cost_fen': 100}])
+    db.session.add(order)
+    db.session.flush()
+    db.session.add(w.WorkOrderEvent(order_id=order.id, action='submitted', to_status='submitted', note=MARK))
+    key = f'repairs/{order.id}/{MARK.lower()}.jpg'
+    storage.write_atomically(key, MARK.encode())
+    photo = w.WorkOrderPhoto(order_id=order.id, kind='report', key=key, thumb_key=key, content_type='image/jpeg',
+                             width=1, height=1, size=len(MARK))
+    db.session.add(photo)
+    group = w.DispatchGroup(name=f'{MARK}-组', member_ids=[])
+    db.session.add(group)
+    db.session.flush()
+    dispatch_rule = w.DispatchRule(category_id=category.id, group_id=group.id)
+    visit = w.ReturnVisit(order_id=order.id, reason=MARK)
+    db.session.add_all([dispatch_rule, visit])
+    db.session.commit()
+    return {'work_order_id': order.id, 'photo_id': photo.id, 'group_id': group.id, 'visit_id': visit.id,
+            'category_id': category.id, 'dispatch_rule_id': dispatch_rule.id}
+
+
+#: a URL parameter name two features share: A's value for it under these path prefixes is world[key]
+SHARED_NAMES = [(('/repairs/', '/my/repairs/', '/api/v1/repairs/', '/api/v1/me/repairs/'), 'order_id',
+                 'work_order_id'),
+                (('/repairs/rules/',), 'rule_id', 'dispatch_rule_id')]
+
+
+def values_for(values: dict, world: dict, path: str) -> dict:
+    for prefixes, name, key in SHARED_NAMES:
+        if path.startswith(prefixes) and key in world:
+            values = {**values, name: world[key]}
+    return values
 
 
 def b_client(app, world, role):
@@ -224,6 +269,7 @@ def _a_models():
     from propsaas.billing import models as b
     from propsaas.notices import models as n
     from propsaas.property.models import Building, ParkingSpace, Room, RoomEvent, Unit
+    from propsaas.repairs import models as w
     from propsaas.residents import models as r
 
     return [Building, Unit, Room, RoomEvent, ParkingSpace, r.Resident, r.Occupancy, r.Vehicle, r.Renovation,
@@ -231,7 +277,8 @@ def _a_models():
             n.Message, n.Delivery, n.MessageTemplate, n.ChannelSetting, n.ChannelPreference, n.LoggedMessage,
             n.Survey, n.SurveyQuestion, n.SurveyResponse, n.SurveyAnswer, b.FeeItem, b.BillingRule, b.MeterReading,
             b.Counter, b.BillRun, b.Bill, b.BillLine, b.Payment, b.PaymentAllocation, b.ReminderHold, b.ProjectDay,
-            b.Reminder, b.PaymentOrder, b.AutopayMandate, b.PaymentProviderSetting]
+            b.Reminder, b.PaymentOrder, b.AutopayMandate, b.PaymentProviderSetting, w.WorkOrder, w.WorkOrderEvent,
+            w.WorkOrderPhoto, w.DispatchGroup, w.DispatchRule, w.ReturnVisit, w.RepairCategory]
 
 
 def rules(app):
@@ -248,7 +295,8 @@ def test_walk_every_url_rule_as_tenant_b(app, world, role):
     for rule in rules(app):
         missing = [arg for arg in rule.arguments if arg not in values]
         assert not missing, f'{rule.rule}: give the isolation walk one of A\'s values for {missing}'
-        path = rule.build({arg: values[arg] for arg in rule.arguments}, append_unknown=False)[1]
+        path = rule.build({arg: values_for(values, world, rule.rule)[arg] for arg in rule.arguments},
+                          append_unknown=False)[1]
         for method in sorted(rule.methods - {'HEAD', 'OPTIONS'}):
             client = b_client(app, world, role)
             response = client.open(path, method=method, data={'name': 'x', 'password': 'Hijack-Attempt-9',
@@ -290,7 +338,7 @@ def test_walk_every_api_operation_as_tenant_b(app, world, role):
     assert len(operations) >= 6
     for path, method, _op in operations:
         url = path
-        for name, value in values.items():
+        for name, value in values_for(values, world, path).items():
             url = url.replace('{' + name + '}', str(value))
         assert '{' not in url, f'{path}: give the isolation walk one of A\'s values for its parameter'
         body = ({'login': f'admin@{world["a_slug"]}.cn', 'password': PASSWORD}
