@@ -71,12 +71,13 @@ def clean_photo(data: bytes) -> tuple[bytes, bytes, int, int]:
         image.paste(rgba, mask=rgba.getchannel('A'))
     elif image.mode != 'RGB':
         image = image.convert('RGB')
-    image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    # bicubic with Pillow's reducing gap: as sharp as Lanczos for a downscale, at the cost of a plain resize
+    image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BICUBIC, reducing_gap=3.0)
     image.info = {}  # nothing of the original's metadata travels on
     out = io.BytesIO()
-    image.save(out, 'JPEG', quality=QUALITY, optimize=True)
+    image.save(out, 'JPEG', quality=QUALITY)
     thumb = image.copy()
-    thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
+    thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BICUBIC, reducing_gap=2.0)
     thumb_out = io.BytesIO()
     thumb.save(thumb_out, 'JPEG', quality=80)
     return out.getvalue(), thumb_out.getvalue(), image.width, image.height
