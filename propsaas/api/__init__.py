@@ -42,13 +42,14 @@ def _resources():
         property,
         renovations,
         repair_stats,
+        repairs,
         residents,
         surveys,
         users,
     )
 
     return (auth, me, jobs, users, property, residents, imports, renovations, access, notices, surveys, fee_items,
-            bills, meters, arrears, payments, late_fees, online, repair_stats)
+            bills, meters, arrears, payments, late_fees, online, repair_stats, repairs)
 
 
 def _set_up_blueprints() -> None:
