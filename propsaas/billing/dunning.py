@@ -29,14 +29,14 @@ from sqlalchemy.orm import joinedload
 
 from ..errors import DomainError
 from ..extensions import db
-from ..jobs.models import JobRecord
-from ..jobs.queue import enqueue, job, maintenance_task
+from ..jobs.queue import job, maintenance_task, start_unless_current
 from ..money import format_yuan
 from ..property.models import Room
 from ..residents.models import Resident
 from ..tenancy.clock import tenant_today
 from ..tenancy.context import current_tenant_id, platform_scope, tenant_scope
 from ..tenancy.models import Tenant
+from ..tenancy.provisioning import active_tenants
 from . import calendar
 from .arrears import OPEN_STATUSES, balance_fen
 from .models import AutopayMandate, Bill, Reminder, ReminderHold
@@ -330,33 +330,15 @@ def sweep(now=None) -> dict:
     started = 0
     for tenant_id in _tenants_with_open_bills(horizon):
         with tenant_scope(tenant_id):
-            tenant = db.session.get(Tenant, tenant_id)
-            today = tenant_today(tenant, now)
-            key = _job_key(today)
-            status = db.session.execute(sa.select(JobRecord.status).where(JobRecord.key == key)).scalar_one_or_none()
-            if status in (JobRecord.DONE, JobRecord.RUNNING, JobRecord.QUEUED):
-                db.session.rollback()
-                continue
-            try:
-                enqueue(send_reminders, today.isoformat(), key=key)
-                started += 1
-            except DomainError:  # the queue is down: the record stays queued and is sent again later
-                db.session.rollback()
-                log.warning('reminders of tenant %s not started: queue unavailable', tenant_id)
+            today = tenant_today(db.session.get(Tenant, tenant_id), now)
+            started += start_unless_current(send_reminders, today.isoformat(), key=_job_key(today))
     return {'tenants': started}
 
 
 def send_reminders_now(slug: str | None = None, day: date | None = None) -> list[tuple[str, dict]]:
     """For ``flask billing send-reminders [--tenant slug] [--date YYYY-MM-DD]``: run the schedule inline for one
     tenant or every active one, whatever ran today already (it is idempotent). Returns (slug, report) pairs."""
-    with platform_scope():
-        query = sa.select(Tenant.id, Tenant.slug).where(Tenant.status == Tenant.ACTIVE).order_by(Tenant.id)
-        if slug:
-            query = query.where(Tenant.slug == slug)
-        tenants = db.session.execute(query).all()
-        db.session.rollback()
-    if slug and not tenants:
-        raise DomainError(_l('找不到项目 %(slug)s', slug=slug))
+    tenants = active_tenants(slug)
     results = []
     for tenant_id, tenant_slug in tenants:
         with tenant_scope(tenant_id):

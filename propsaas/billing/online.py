@@ -30,8 +30,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..errors import DomainError
 from ..extensions import db
-from ..jobs.models import JobRecord
-from ..jobs.queue import enqueue, job, maintenance_task
+from ..jobs.queue import enqueue, job, maintenance_task, start_unless_current
 from ..models_base import utcnow
 from ..money import format_yuan
 from ..property.models import Room
@@ -511,17 +510,7 @@ def sweep(now=None) -> dict:
     for tenant_id in tenant_ids:
         with tenant_scope(tenant_id):
             today = tenant_today(db.session.get(Tenant, tenant_id), now)
-            key = f'autopay:{today.isoformat()}'
-            status = db.session.execute(sa.select(JobRecord.status).where(JobRecord.key == key)).scalar_one_or_none()
-            if status in (JobRecord.DONE, JobRecord.RUNNING, JobRecord.QUEUED):
-                db.session.rollback()
-                continue
-            try:
-                enqueue(charge_due_bills, today.isoformat(), key=key)
-                started += 1
-            except DomainError:
-                db.session.rollback()
-                log.warning('autopay of tenant %s not started: queue unavailable', tenant_id)
+            started += start_unless_current(charge_due_bills, today.isoformat(), key=f'autopay:{today.isoformat()}')
     return {'started': started}
 
 

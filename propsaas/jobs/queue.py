@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -134,6 +134,27 @@ def enqueue(func, *ids, key: str | None = None, requested_by_id: int | None = No
     _dispatch(record.id, tenant_id)
     db.session.expire(record)  # an inline run changed it in its own session
     return record
+
+
+def start_unless_current(func, *ids, key: str, done_since: datetime | None = None) -> bool:
+    """What the features' sweeps do once per tenant: start the job under ``key`` unless it is queued or running, or
+    finished (done) — since ``done_since`` when given, so an older run is started again. A failed one is started
+    again. Returns whether it was started; False too when the queue is down (the record stays queued and
+    ``send_pending`` sends it later)."""
+    record = db.session.execute(sa.select(JobRecord.status, JobRecord.finished_at)
+                                .where(JobRecord.key == key)).first()
+    if record is not None and (record.status in (JobRecord.RUNNING, JobRecord.QUEUED) or (
+            record.status == JobRecord.DONE and (done_since is None or (
+                record.finished_at is not None and record.finished_at > done_since)))):
+        db.session.rollback()
+        return False
+    try:
+        enqueue(func, *ids, key=key)
+    except QueueUnavailable:
+        db.session.rollback()
+        log.warning('job %s of tenant %s not started: queue unavailable', key, current_tenant_id())
+        return False
+    return True
 
 
 def _default_key(name: str, args: list) -> str:

@@ -20,13 +20,12 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from ..errors import DomainError
 from ..extensions import db
-from ..jobs.models import JobRecord
-from ..jobs.queue import enqueue, job, maintenance_task
+from ..jobs.queue import job, maintenance_task, start_unless_current
 from ..tenancy import clock
 from ..tenancy.context import platform_scope, tenant_scope
 from ..tenancy.models import Tenant
+from ..tenancy.provisioning import active_tenants
 from . import notify, orders
 from .board import overdue_condition
 from .models import OPEN_STATUSES, WorkOrder, WorkOrderEvent
@@ -102,33 +101,15 @@ def sweep(now=None) -> dict:
     started = 0
     for tenant_id in _tenants_with_orders():
         with tenant_scope(tenant_id):
-            record = db.session.execute(sa.select(JobRecord.status, JobRecord.finished_at)
-                                        .where(JobRecord.key == JOB_KEY)).first()
-            if record is not None and (record.status in (JobRecord.RUNNING, JobRecord.QUEUED) or (
-                    record.status == JobRecord.DONE and record.finished_at is not None
-                    and record.finished_at > now - timedelta(minutes=SWEEP_MINUTES))):
-                db.session.rollback()
-                continue
-            try:
-                enqueue(sweep_repairs, key=JOB_KEY)
-                started += 1
-            except DomainError:  # the queue is down: the record stays queued and is sent again later
-                db.session.rollback()
-                log.warning('repairs sweep of tenant %s not started: queue unavailable', tenant_id)
+            started += start_unless_current(sweep_repairs, key=JOB_KEY,
+                                            done_since=now - timedelta(minutes=SWEEP_MINUTES))
     return {'tenants': started}
 
 
 def sweep_now(slug: str | None = None, now: datetime | None = None) -> list[tuple[str, dict]]:
     """For ``flask repairs sweep [--tenant slug]``: run the sweep inline for one project or every active one.
     Returns (slug, report) pairs."""
-    with platform_scope():
-        query = sa.select(Tenant.id, Tenant.slug).where(Tenant.status == Tenant.ACTIVE).order_by(Tenant.id)
-        if slug:
-            query = query.where(Tenant.slug == slug)
-        tenants = db.session.execute(query).all()
-        db.session.rollback()
-    if slug and not tenants:
-        raise DomainError(_l('找不到项目 %(slug)s', slug=slug))
+    tenants = active_tenants(slug)
     results = []
     for tenant_id, tenant_slug in tenants:
         with tenant_scope(tenant_id):

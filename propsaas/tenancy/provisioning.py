@@ -13,6 +13,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from ..auth import services as auth_services
 from ..errors import DomainError
@@ -55,6 +56,20 @@ def templates_root() -> Path:
 def find_tenant(slug: str) -> Tenant | None:
     with platform_scope():
         return db.session.execute(sa.select(Tenant).where(Tenant.slug == slug)).scalar_one_or_none()
+
+
+def active_tenants(slug: str | None = None) -> list[tuple[int, str]]:
+    """(id, slug) of every active project, or of the one named ``slug`` — what the operator commands that run a
+    feature's daily work by hand go over. DomainError when ``slug`` names no project."""
+    with platform_scope():
+        query = sa.select(Tenant.id, Tenant.slug).where(Tenant.status == Tenant.ACTIVE).order_by(Tenant.id)
+        if slug:
+            query = query.where(Tenant.slug == slug)
+        rows = [(tenant_id, tenant_slug) for tenant_id, tenant_slug in db.session.execute(query).all()]
+        db.session.rollback()
+    if slug and not rows:
+        raise DomainError(_l('找不到项目 %(slug)s', slug=slug))
+    return rows
 
 
 def generate_password() -> str:
