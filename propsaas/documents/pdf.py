@@ -26,6 +26,7 @@ between layout and writing. A document over ``PDF_MAX_PAGES`` pages (default 5,0
 """
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -140,6 +141,11 @@ def time_limit(seconds: float):
         return
 
     def expired(signum, frame):
+        if _in_gc_callback(frame):
+            # An exception raised inside a garbage-collector callback is swallowed (reported as unraisable), so
+            # the limit would go unnoticed until the next phase: ring again a millisecond later instead.
+            signal.setitimer(signal.ITIMER_REAL, 0.001)
+            return
         raise RenderTimeout(_l('生成PDF超过了 %(seconds)s 秒的时间限制，请缩小范围后重试', seconds=_seconds(seconds)))
 
     previous = signal.signal(signal.SIGALRM, expired)
@@ -153,6 +159,15 @@ def time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
         if remaining:
             signal.setitimer(signal.ITIMER_REAL, max(remaining - (time.monotonic() - started), 0.001))
+
+
+def _in_gc_callback(frame) -> bool:
+    codes = {getattr(callback, '__code__', None) for callback in gc.callbacks}
+    while frame is not None:
+        if frame.f_code in codes:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _seconds(value: float) -> str:
