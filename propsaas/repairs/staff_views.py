@@ -117,14 +117,26 @@ def _desk_order(order_id):
     return orders.load(order_id)
 
 
-def _refused(order, message, **forms):
+def _refused(order, message, *, conflict: bool = False, **forms):
     db.session.rollback()
-    conflict = forms.get('conflict', False)
     order = board.order_for_detail(order.id)
     if not _may_open(order):  # another technician's order: the refusal only, not the order
-        error = orders.IllegalTransition(message) if conflict else DomainError(message)
-        raise error
-    return render_detail(order, 409 if forms.pop('conflict', False) else 422, error=message, **forms)
+        raise orders.IllegalTransition(message) if conflict else DomainError(message)
+    return render_detail(order, 409 if conflict else 422, error=message, **forms)
+
+
+def _step(order, step, done, **forms):
+    """Take one step of ``order`` (``step(order)``), commit, tell the resident, flash ``done()`` and show the order
+    again; a refusal shows the order with its message (409 for a step its state does not allow, else 422)."""
+    since = notify.last_event_id(order)
+    try:
+        step(order)
+    except DomainError as e:
+        return _refused(order, e.message, conflict=isinstance(e, orders.IllegalTransition), **forms)
+    db.session.commit()
+    tell_resident(order, since)
+    flash(done())
+    return redirect(url_for('repairs.order_detail', order_id=order.id), 303)
 
 
 @bp.post('/repairs/<int:order_id>/assign')
@@ -136,18 +148,13 @@ def assign_order(order_id):
     form.assignee_id.choices = [SelectChoice(t.id, t.name) for t in board.technicians()]
     if not form.validate_on_submit():
         return _refused(order, _('请选择一位维修人员'), assign_form=form)
-    try:
-        since = notify.last_event_id(order)
-        orders.assign(order, form.assignee_id.data, by_user=current_user, note=form.note.data or None)
-    except orders.IllegalTransition as e:
-        return _refused(order, e.message, assign_form=form, conflict=True)
-    except DomainError as e:
-        return _refused(order, e.message, assign_form=form)
-    technician = board.users_by_id([order.assignee_id]).get(order.assignee_id)
-    db.session.commit()
-    tell_resident(order, since)
-    flash(_('已派给 %(name)s', name=technician.name if technician else ''))
-    return redirect(url_for('repairs.order_detail', order_id=order.id), 303)
+
+    def assigned():
+        technician = board.users_by_id([order.assignee_id]).get(order.assignee_id)
+        return _('已派给 %(name)s', name=technician.name if technician else '')
+
+    return _step(order, lambda o: orders.assign(o, form.assignee_id.data, by_user=current_user,
+                                                note=form.note.data or None), assigned, assign_form=form)
 
 
 @bp.post('/repairs/<int:order_id>/cancel')
@@ -157,17 +164,8 @@ def cancel_order(order_id):
     form = CancelForm()
     if not form.validate_on_submit():
         return _refused(order, _('请填写取消原因'), cancel_form=form)
-    try:
-        since = notify.last_event_id(order)
-        orders.cancel(order, by_user=current_user, reason=form.reason.data)
-    except orders.IllegalTransition as e:
-        return _refused(order, e.message, cancel_form=form, conflict=True)
-    except DomainError as e:
-        return _refused(order, e.message, cancel_form=form)
-    db.session.commit()
-    tell_resident(order, since)
-    flash(_('工单已取消'))
-    return redirect(url_for('repairs.order_detail', order_id=order.id), 303)
+    return _step(order, lambda o: orders.cancel(o, by_user=current_user, reason=form.reason.data),
+                 lambda: _('工单已取消'), cancel_form=form)
 
 
 @bp.post('/repairs/<int:order_id>/confirm')
@@ -178,17 +176,9 @@ def confirm_order(order_id):
     form = ConfirmForm()
     if not form.validate_on_submit():
         return _refused(order, _('请给出 1 到 5 星的评价'), confirm_form=form)
-    try:
-        since = notify.last_event_id(order)
-        orders.confirm(order, by_user=current_user, rating=form.rating.data, comment=form.comment.data or None)
-    except orders.IllegalTransition as e:
-        return _refused(order, e.message, confirm_form=form, conflict=True)
-    except DomainError as e:
-        return _refused(order, e.message, confirm_form=form)
-    db.session.commit()
-    tell_resident(order, since)
-    flash(_('已代住户确认完成'))
-    return redirect(url_for('repairs.order_detail', order_id=order.id), 303)
+    return _step(order, lambda o: orders.confirm(o, by_user=current_user, rating=form.rating.data,
+                                                 comment=form.comment.data or None),
+                 lambda: _('已代住户确认完成'), confirm_form=form)
 
 
 @bp.post('/repairs/<int:order_id>/return-visit')
@@ -258,15 +248,7 @@ def _tech_order(order_id):
 def start_order(order_id):
     """开始维修 (the assignee, or an admin)."""
     order = _tech_order(order_id)
-    since = notify.last_event_id(order)
-    try:
-        orders.start(order, by_user=current_user)
-    except DomainError as e:
-        return _refused(order, e.message, conflict=isinstance(e, orders.IllegalTransition))
-    db.session.commit()
-    tell_resident(order, since)
-    flash(_('已开始维修'))
-    return redirect(url_for('repairs.order_detail', order_id=order.id), 303)
+    return _step(order, lambda o: orders.start(o, by_user=current_user), lambda: _('已开始维修'))
 
 
 def parse_parts(form) -> list[dict]:
