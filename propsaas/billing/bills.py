@@ -76,7 +76,7 @@ def load_run(run_id: int) -> BillRun:
 
 # --- a resident's own bills -------------------------------------------------------------------------------------
 
-def _current_room_ids(user):
+def current_room_ids(user):
     """The ids of rooms ``user`` currently lives in, as a subquery."""
     return (sa.select(Occupancy.room_id).join(Resident, Resident.id == Occupancy.resident_id)
             .where(Resident.user_id == user.id, Occupancy.moved_out_on.is_(None)))
@@ -88,7 +88,7 @@ def resident_query(user):
     if user.role != 'resident':
         return sa.select(Bill).where(sa.false())
     open_first = sa.case((Bill.status.in_(('unpaid', 'partial')), 0), else_=1)
-    return (sa.select(Bill).where(Bill.room_id.in_(_current_room_ids(user)), Bill.status != 'void')
+    return (sa.select(Bill).where(Bill.room_id.in_(current_room_ids(user)), Bill.status != 'void')
             .options(*_bill_options()).order_by(open_first, Bill.period.desc(), Bill.number.desc()))
 
 
@@ -97,7 +97,7 @@ def resident_bill(user, bill_id: int) -> Bill:
     bill = load_bill(bill_id)
     if user.role != 'resident' or bill.room_id is None:
         abort(404)
-    mine = db.session.execute(_current_room_ids(user).where(Occupancy.room_id == bill.room_id).limit(1)).first()
+    mine = db.session.execute(current_room_ids(user).where(Occupancy.room_id == bill.room_id).limit(1)).first()
     if mine is None:
         abort(404)
     return bill

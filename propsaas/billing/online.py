@@ -40,6 +40,7 @@ from ..tenancy.context import current_tenant_id, platform_scope, tenant_scope
 from ..tenancy.models import Tenant
 from ..tenancy.urls import tenant_url
 from . import payments
+from .bills import current_room_ids
 from .models import (
     PROVIDER_NAMES,
     PROVIDERS,
@@ -129,9 +130,8 @@ def resident_rooms(user) -> list[Room]:
     """The rooms the resident user currently lives in."""
     if user.role != 'resident':
         return []
-    lived_in = (sa.select(Occupancy.room_id).join(Resident, Resident.id == Occupancy.resident_id)
-                .where(Resident.user_id == user.id, Occupancy.moved_out_on.is_(None)))
-    return list(db.session.execute(sa.select(Room).where(Room.id.in_(lived_in)).order_by(Room.id)).scalars())
+    return list(db.session.execute(sa.select(Room).where(Room.id.in_(current_room_ids(user)))
+                                   .order_by(Room.id)).scalars())
 
 
 def resident_of(user, room_id: int) -> Resident | None:

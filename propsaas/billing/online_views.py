@@ -46,20 +46,13 @@ def _resident_only() -> None:
         abort(404)  # nobody else pays bills of their own here: like another room's order, it isn't there
 
 
-def _my_order(order_id: int) -> PaymentOrder:
+def _mine(model, object_id: int):
+    """The resident's own order or mandate (a room they live in); anything else is 404."""
     _resident_only()
-    order = get_or_404(PaymentOrder, order_id)
-    if online.resident_of(current_user, order.room_id) is None:
+    found = get_or_404(model, object_id)
+    if online.resident_of(current_user, found.room_id) is None:
         abort(404)
-    return order
-
-
-def _my_mandate(mandate_id: int) -> AutopayMandate:
-    _resident_only()
-    mandate = get_or_404(AutopayMandate, mandate_id)
-    if online.resident_of(current_user, mandate.room_id) is None:
-        abort(404)
-    return mandate
+    return found
 
 
 # --- paying ------------------------------------------------------------------------------------------------------
@@ -121,7 +114,7 @@ def _qr(text: str | None) -> Markup | None:
 @require_role('resident', 'admin', 'staff')
 def my_order(order_id):
     """The outcome of a payment: paid (with the receipt), failed, or still waiting for the provider's word."""
-    order = _my_order(order_id)
+    order = _mine(PaymentOrder, order_id)
     response = make_response(render_template('billing/my_order.html', order=order, **_context()))
     if order.status == 'pending':
         response.headers['Refresh'] = '3'  # the provider's notification is on its way
@@ -134,7 +127,7 @@ def my_order(order_id):
 @require_role('resident', 'admin', 'staff')
 def sandbox_order(order_id):
     """模拟支付's cashier page: pay the order, or make the payment fail; the outcome is notified asynchronously."""
-    order = _my_order(order_id)
+    order = _mine(PaymentOrder, order_id)
     if order.provider != 'sandbox':
         abort(404)
     form = SandboxForm()
@@ -151,7 +144,7 @@ def sandbox_order(order_id):
 @require_role('resident', 'admin', 'staff')
 def sandbox_mandate(mandate_id):
     """模拟支付's agreement page: sign the 代扣 agreement, or decline."""
-    mandate = _my_mandate(mandate_id)
+    mandate = _mine(AutopayMandate, mandate_id)
     if mandate.provider != 'sandbox':
         abort(404)
     form = SandboxForm()
@@ -224,7 +217,7 @@ def sign_autopay():
 @bp.post('/my/autopay/<int:mandate_id>/cancel')
 @require_role('resident', 'admin', 'staff')
 def cancel_autopay(mandate_id):
-    mandate = _my_mandate(mandate_id)
+    mandate = _mine(AutopayMandate, mandate_id)
     form = CancelMandateForm()
     if not form.validate_on_submit():
         return _autopay_page(MandateForm(), 422, _('请刷新页面后重试'))

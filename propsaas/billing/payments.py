@@ -35,6 +35,7 @@ from ..tenancy.clock import local_datetime
 from ..tenancy.context import current_tenant_id
 from ..tenancy.models import Tenant
 from . import numbering
+from .bills import current_room_ids
 from .models import Bill, BillLine, Payment, PaymentAllocation
 
 OFFLINE_METHODS = ('cash', 'bank_transfer', 'pos')
@@ -482,16 +483,11 @@ def related(payment: Payment) -> list[Payment]:
     return list(db.session.execute(query.order_by(Payment.id)).scalars())
 
 
-def _current_room_ids(user):
-    return (sa.select(Occupancy.room_id).join(Resident, Resident.id == Occupancy.resident_id)
-            .where(Resident.user_id == user.id, Occupancy.moved_out_on.is_(None)))
-
-
 def resident_query(user):
     """Payments (and refunds, reversals) of the rooms the resident user currently lives in, newest first."""
     if user.role != 'resident':
         return sa.select(Payment).where(sa.false())
-    return (sa.select(Payment).where(Payment.room_id.in_(_current_room_ids(user)))
+    return (sa.select(Payment).where(Payment.room_id.in_(current_room_ids(user)))
             .order_by(Payment.paid_at.desc(), Payment.id.desc()))
 
 
@@ -503,7 +499,7 @@ def resident_payment(user, payment_id: int) -> Payment:
     payment = load_payment(payment_id)
     if payment.room_id is None:
         abort(404)
-    mine = db.session.execute(_current_room_ids(user).where(Occupancy.room_id == payment.room_id).limit(1)).first()
+    mine = db.session.execute(current_room_ids(user).where(Occupancy.room_id == payment.room_id).limit(1)).first()
     if mine is None:
         abort(404)
     return payment
