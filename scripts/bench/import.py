@@ -41,13 +41,13 @@ import json  # noqa: E402
 import platform  # noqa: E402
 import random  # noqa: E402
 import resource  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from datetime import datetime, timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from scripts.bench import throwaway  # noqa: E402
 from scripts.bench.throwaway import PostgresDatabase, normalize, reachable  # noqa: E402
 
 DEFAULT_DB = 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
@@ -269,12 +269,7 @@ def phase_import(path: str, app_url: str, owner_url: str | None, instance: str) 
 
 
 def run_phase(*args: str, env: dict | None = None) -> dict:
-    result = subprocess.run([sys.executable, os.path.abspath(__file__), '--phase', *args], capture_output=True,
-                            text=True, env={**os.environ, **(env or {})}, timeout=1800, check=False)
-    if result.returncode != 0:
-        sys.stderr.write(result.stderr[-4000:])
-        raise SystemExit(f'phase {args[0]} failed (exit {result.returncode})')
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return throwaway.run_phase(__file__, *args, env=env)
 
 
 # --- report ----------------------------------------------------------------------------------------------------

@@ -66,3 +66,23 @@ class PostgresDatabase:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS {self.name} WITH (FORCE)'))
             self.log(f'dropped database {self.name}')
         self.admin.dispose()
+
+
+def run_phase(script: str, *args: str, relay: str | None = None, env: dict | None = None) -> dict:
+    """Run ``script --phase args...`` in a fresh interpreter (each phase starts cold, with its own settings) and
+    return the JSON its last stdout line holds. Its stderr lines starting with ``relay`` are passed on as progress;
+    on failure the tail of its stderr is shown and the benchmark stops."""
+    import json
+    import subprocess  # nosec B404 - runs this benchmark's own script with this interpreter
+
+    result = subprocess.run([sys.executable, os.path.abspath(script), '--phase', *args],  # nosec B603
+                            capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=1800,
+                            check=False)
+    if result.returncode != 0:
+        sys.stderr.write(result.stderr[-4000:])
+        raise SystemExit(f'phase {args[0]} failed (exit {result.returncode})')
+    if relay:
+        for line in result.stderr.splitlines():
+            if line.startswith(relay):
+                _stderr(line)
+    return json.loads(result.stdout.strip().splitlines()[-1])

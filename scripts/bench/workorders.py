@@ -36,12 +36,12 @@ if ROOT not in sys.path:
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from scripts.bench import throwaway  # noqa: E402
 from scripts.bench.throwaway import PostgresDatabase, normalize, reachable  # noqa: E402
 
 DEFAULT_DB = 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
@@ -306,15 +306,7 @@ def phase_run(app_url: str, owner_url: str | None, instance: str, orders: str, r
 
 
 def run_phase(*args: str) -> dict:
-    result = subprocess.run([sys.executable, os.path.abspath(__file__), '--phase', *args], capture_output=True,
-                            text=True, env=dict(os.environ), timeout=1800, check=False)
-    if result.returncode != 0:
-        sys.stderr.write(result.stderr[-4000:])
-        raise SystemExit(f'phase {args[0]} failed (exit {result.returncode})')
-    for line in result.stderr.splitlines():
-        if line.startswith('[bench-workorders]'):
-            print(line, file=sys.stderr, flush=True)
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return throwaway.run_phase(__file__, *args, relay='[bench-workorders]')
 
 
 def verdict(ok: bool) -> str:
