@@ -21,7 +21,7 @@ from ..auth.models import mask_mobile
 from ..billing import bills as queries
 from ..billing import runs as services
 from ..billing.models import BILL_STATUSES, BillRun
-from ..billing.pdf_views import bill_response
+from ..billing.pdf_views import PDF, bill_response
 from ..errors import DomainError
 from ..extensions import db
 from ..jobs.models import JobRecord
@@ -280,8 +280,6 @@ def my_bill(bill_id):
     """One of the resident's bills with its lines and their basis; another room's bill is 404."""
     return queries.resident_bill(g.api_user, bill_id)
 
-
-PDF = 'application/pdf'
 
 
 @blp.route('/billing/bills/<int:bill_id>/pdf', methods=['GET'])

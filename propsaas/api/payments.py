@@ -20,7 +20,7 @@ from marshmallow import validate
 
 from ..billing import payments as services
 from ..billing.models import PAYMENT_KINDS, PAYMENT_METHODS
-from ..billing.pdf_views import receipt_response
+from ..billing.pdf_views import PDF, receipt_response
 from ..errors import DomainError
 from ..extensions import db
 from ..models_base import MAX_ID
@@ -252,8 +252,6 @@ def my_payments(args):
     return paginate(services.resident_query(g.api_user), args)
 
 
-
-PDF = 'application/pdf'
 
 
 @blp.route('/billing/payments/<int:payment_id>/receipt', methods=['GET'])
