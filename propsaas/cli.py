@@ -194,6 +194,30 @@ def notices_sweep_cmd():
                f'{done["interrupted"]} interrupted send(s) marked failed')
 
 
+@notices_cli.command('add-templates')
+@click.option('--tenant', 'slug', default=None, help='One project (default: every active project).')
+def add_templates_cmd(slug):
+    """Give projects the message templates their delivery template gained since they were provisioned (e.g. the
+    staff messages of work orders); templates a project has, edited or not, are kept."""
+    from .notices.provisioning import add_missing_templates
+    from .tenancy.models import Tenant
+
+    try:
+        tenants = provisioning.active_tenants(slug)
+    except DomainError as e:
+        _fail(e.message)
+    for tenant_id, tenant_slug in tenants:
+        with tenant_scope(tenant_id):
+            try:
+                added = add_missing_templates(db.session.get(Tenant, tenant_id))
+                db.session.commit()
+            except TemplateError as e:
+                db.session.rollback()
+                click.echo(f'{tenant_slug}: template is invalid: {"; ".join(e.errors)}', err=True)
+                continue
+        click.echo(f'{tenant_slug}: ' + (f'added {", ".join(added)}' if added else 'nothing to add'))
+
+
 @billing_cli.command('send-reminders')
 @click.option('--tenant', 'slug', default=None, help='One project (default: every active one).')
 @click.option('--date', 'day', default=None, type=click.DateTime(formats=['%Y-%m-%d']),

@@ -107,9 +107,10 @@ def _announcements_query() -> sa.Select:
 @blp.response(200, page_of(MessageSchema))
 @errors(blp, 401, 403, 422)
 @blp.doc(security=BEARER)
-@api_login_required('resident')
+@api_login_required()
 def list_messages(args):
-    """The resident's messages, newest first; ``unread=true`` for the unread ones only."""
+    """The user's messages (a resident's notices and progress; staff's work messages), newest first;
+    ``unread=true`` for the unread ones only."""
     query = inbox.messages_query(g.api_user)
     if args.get('unread'):
         query = query.where(Message.read_at.is_(None))
@@ -122,7 +123,7 @@ def list_messages(args):
 @blp.doc(security=BEARER)
 @api_login_required()  # anyone else has no such message/announcement of theirs: 404, not 403
 def get_message(message_id):
-    """One of the resident's messages (reading it does not mark it read: POST .../read does)."""
+    """One of the user's messages (reading it does not mark it read: POST .../read does)."""
     return _message(message_id)
 
 
@@ -143,7 +144,7 @@ def read_message(message_id):
 @blp.response(200, MarkedSchema)
 @errors(blp, 401, 403, 415)
 @blp.doc(security=BEARER)
-@api_login_required('resident')
+@api_login_required()
 def read_all_messages():
     """Mark every unread message read; ``marked`` says how many were unread."""
     unread = db.session.execute(inbox.messages_query(g.api_user).where(Message.read_at.is_(None))).scalars().all()
@@ -156,9 +157,9 @@ def read_all_messages():
 @blp.response(200, UnreadCountSchema)
 @errors(blp, 401, 403)
 @blp.doc(security=BEARER)
-@api_login_required('resident')
+@api_login_required()
 def unread_count():
-    """How many of the resident's messages are unread (the badge on the app's icon)."""
+    """How many of the user's messages are unread (the badge on the app's icon)."""
     return {'unread': inbox.unread_count(g.api_user)}
 
 

@@ -1,4 +1,4 @@
-"""Getting messages to residents: fan-out (one message per recipient, one delivery per channel) and dispatch.
+"""Getting messages to residents and staff: fan-out (one message per recipient, one delivery per channel) and dispatch.
 
 Fan-out writes rows in bulk (a constant number of statements whatever the recipient count) and skips residents
 who already have a message from the same source, so re-running a send never messages anyone twice.
@@ -31,7 +31,7 @@ from ..tenancy.context import current_tenant_id, platform_scope, tenant_scope
 from ..tenancy.models import Tenant
 from .channels import ChannelNotConfigured, Outgoing, SendFailed, build_provider
 from .models import EXTERNAL_CHANNELS, Announcement, ChannelSetting, Delivery, Message, MessageTemplate
-from .targeting import Recipient
+from .targeting import Recipient, StaffRecipient
 
 log = logging.getLogger(__name__)
 
@@ -90,44 +90,51 @@ def channels_for(recipient: Recipient, chosen: list[str] | tuple[str, ...], enab
     return [c for c in EXTERNAL_CHANNELS if c in wanted and recipient.address(c)]
 
 
-def fan_out(source_key: str, recipients: list[Recipient], content: Content | dict[int, Content], *,
-            channels=(), urgent: bool = False, announcement_id: int | None = None,
+def fan_out(source_key: str, recipients: list[Recipient] | list[StaffRecipient], content: Content | dict[int, Content],
+            *, channels=(), urgent: bool = False, announcement_id: int | None = None,
             survey_id: int | None = None) -> FanOut:
     """Write one message per new recipient and its deliveries, in the caller's transaction.
 
-    ``content`` is the same for everyone, or a dict resident id -> Content for personalised texts.
+    The recipients are all residents or all staff users. ``content`` is the same for everyone, or a dict recipient
+    key (resident id, or user id for staff) -> Content for personalised texts.
     """
     tenant_id = current_tenant_id()
     result = FanOut()
-    already = set(db.session.execute(sa.select(Message.resident_id).where(Message.source_key == source_key))
-                  .scalars())
-    fresh = [r for r in recipients if r.resident_id not in already]
+    if not recipients:
+        return result
+    column = recipients[0].column
+    recipient_of = getattr(Message, column)
+    already = set(db.session.execute(sa.select(recipient_of).where(Message.source_key == source_key,
+                                                                  recipient_of.is_not(None))).scalars())
+    fresh = [r for r in recipients if r.key not in already]
     result.skipped = len(recipients) - len(fresh)
     if not fresh:
         return result
     now = utcnow()
     enabled = list(enabled_channels())
 
-    def content_of(recipient: Recipient) -> Content:
-        return content[recipient.resident_id] if isinstance(content, dict) else content
+    def content_of(recipient) -> Content:
+        return content[recipient.key] if isinstance(content, dict) else content
 
     message_rows = []
     for recipient in fresh:
         c = content_of(recipient)
         message_rows.append({
-            'tenant_id': tenant_id, 'resident_id': recipient.resident_id, 'source_key': source_key,
-            'announcement_id': announcement_id, 'survey_id': survey_id, 'template_code': c.template_code,
-            'title': c.title[:200], 'body': c.body, 'short_text': c.short_text[:500], 'params': c.params,
-            'link': c.link, 'urgent': urgent, 'created_at': now,
+            'tenant_id': tenant_id, 'resident_id': None, 'user_id': None, column: recipient.key,
+            'source_key': source_key, 'announcement_id': announcement_id, 'survey_id': survey_id,
+            'template_code': c.template_code, 'title': c.title[:200], 'body': c.body,
+            'short_text': c.short_text[:500], 'params': c.params, 'link': c.link, 'urgent': urgent,
+            'created_at': now,
         })
     # A plain executemany (RETURNING would make SQLite insert row by row), then the new ids in one SELECT.
     db.session.execute(sa.insert(Message.__table__), message_rows)
-    rows = db.session.execute(sa.select(Message.id, Message.resident_id).where(Message.source_key == source_key))
-    created = [(message_id, resident_id) for message_id, resident_id in rows if resident_id not in already]
-    by_resident = {r.resident_id: r for r in fresh}
+    rows = db.session.execute(sa.select(Message.id, recipient_of).where(Message.source_key == source_key,
+                                                                       recipient_of.is_not(None)))
+    created = [(message_id, key) for message_id, key in rows if key not in already]
+    by_key = {r.key: r for r in fresh}
     delivery_rows = []
-    for message_id, resident_id in created:
-        recipient = by_resident[resident_id]
+    for message_id, key in created:
+        recipient = by_key[key]
         # The inbox has it the moment it exists.
         delivery_rows.append(_delivery_row(tenant_id, message_id, 'inbox', None, 'sent', now))
         for channel in channels_for(recipient, channels, enabled, urgent):

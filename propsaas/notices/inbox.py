@@ -1,7 +1,8 @@
-"""A resident's side: their inbox (messages, unread count, read receipts) and the announcements they may read.
+"""A person's inbox (messages, unread count, read receipts), and the announcements a resident may read.
 
 A portal user may be linked to more than one resident record (an owner of two rooms entered twice); they see the
-messages of all of them.
+messages of all of them. Admins and staff have an inbox too: the work messages sent to their user (a work order
+assigned to them, an escalation).
 """
 from __future__ import annotations
 
@@ -19,15 +20,21 @@ def resident_ids_of(user) -> sa.Select:
     return sa.select(Resident.id).where(Resident.user_id == user.id)
 
 
+def mine(user):
+    """The condition on Message for the user's own messages: their resident records', or (staff) their user's."""
+    if user.role == 'resident':
+        return Message.resident_id.in_(resident_ids_of(user))
+    return Message.user_id == user.id
+
+
 def messages_query(user) -> sa.Select:
     """The user's messages, newest first (paginate it)."""
-    return (sa.select(Message).where(Message.resident_id.in_(resident_ids_of(user)))
-            .order_by(Message.created_at.desc(), Message.id.desc()))
+    return sa.select(Message).where(mine(user)).order_by(Message.created_at.desc(), Message.id.desc())
 
 
 def unread_count(user) -> int:
     return db.session.execute(sa.select(sa.func.count()).select_from(Message).where(
-        Message.resident_id.in_(resident_ids_of(user)), Message.read_at.is_(None))).scalar_one()
+        mine(user), Message.read_at.is_(None))).scalar_one()
 
 
 def message_of(user, message_id: int) -> Message | None:
@@ -63,16 +70,15 @@ def visible_announcements_query(user, now: datetime | None = None) -> sa.Select:
 
 
 def unread_badge(user) -> int:
-    """The number next to a resident's '消息' nav entry: their unread messages; 0 for anyone else."""
-    if not getattr(user, 'is_authenticated', False) or getattr(user, 'role', None) != 'resident':
+    """The number next to the '消息' nav entry: the user's unread messages."""
+    if not getattr(user, 'is_authenticated', False) or getattr(user, 'role', None) is None:
         return 0
     return unread_count(user)
 
 
 def mark_all_read(user) -> int:
     """Mark every unread message of the user read (their inbox's "全部已读"). Does not commit."""
-    unread = db.session.execute(sa.select(Message.id).where(
-        Message.resident_id.in_(resident_ids_of(user)), Message.read_at.is_(None))).scalars().all()
+    unread = db.session.execute(sa.select(Message.id).where(mine(user), Message.read_at.is_(None))).scalars().all()
     if not unread:
         return 0
     now = utcnow()

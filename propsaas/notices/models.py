@@ -139,16 +139,22 @@ class MessageTemplate(TenantScoped, db.Model):
 
 
 class Message(TenantScoped, db.Model):
-    """What one resident received: their inbox entry. Unique per (source, resident)."""
+    """What one person received: their inbox entry. A resident's (announcements, bills, repair progress) or a staff
+    user's (a work order assigned to them, an escalation). Unique per (source, recipient)."""
 
     __tablename__ = 'messages'
     __table_args__ = (
         sa.UniqueConstraint('tenant_id', 'source_key', 'resident_id'),
+        sa.UniqueConstraint('tenant_id', 'source_key', 'user_id'),
+        sa.CheckConstraint('(resident_id is null) <> (user_id is null)', name='one_recipient'),
         sa.Index('ix_messages_inbox', 'tenant_id', 'resident_id', 'read_at'),
+        sa.Index('ix_messages_staff_inbox', 'tenant_id', 'user_id', 'read_at'),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    resident_id: Mapped[int] = mapped_column(sa.ForeignKey('residents.id'))
+    #: the recipient: a resident, or (for staff messages) a staff user; exactly one is set
+    resident_id: Mapped[int | None] = mapped_column(sa.ForeignKey('residents.id'))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey('users.id', ondelete='CASCADE'))
     #: what sent it: 'announcement:12', 'survey:3', 'workorder:88:done' ...
     source_key: Mapped[str] = mapped_column(sa.String(120))
     announcement_id: Mapped[int | None] = mapped_column(sa.ForeignKey('announcements.id', ondelete='CASCADE'),

@@ -63,23 +63,24 @@ def read_notice(announcement_id):
 # --- inbox -------------------------------------------------------------------------------------------------------
 
 @bp.get('/inbox', endpoint='inbox')
-@require_role('resident')
+@require_role('resident', 'admin', 'staff')
 def inbox_messages():
-    """消息: the resident's messages, newest first, unread marked."""
+    """消息: the user's messages (a resident's notices and progress, staff's work messages), newest first, unread
+    marked."""
     pagination = db.paginate(inbox.messages_query(current_user), page=_page(), per_page=PER_PAGE, error_out=False)
     return render_template('notices/inbox.html', pagination=pagination, form=ActionForm(), filters={},
                            unread_total=inbox.unread_count(current_user),
                            local=lambda v: local_datetime(v, g.tenant))
 
 
-add_nav('notices.inbox', _l('消息'), ('resident',), badge=inbox.unread_badge)
+add_nav('notices.inbox', _l('消息'), ('resident', 'admin', 'staff'), badge=inbox.unread_badge)
 
 
 @bp.get('/inbox/<int:message_id>')
 @require_role('resident', 'admin', 'staff')
 def inbox_message(message_id):
-    """Open one message (it becomes read). Only residents have messages: anyone else finds nothing here."""
-    if current_user.role != 'resident' or not 0 < message_id <= MAX_ID:
+    """Open one of the user's messages (it becomes read); anybody else's is 404."""
+    if not 0 < message_id <= MAX_ID:
         abort(404)
     message = inbox.message_of(current_user, message_id)
     if message is None:
@@ -92,7 +93,7 @@ def inbox_message(message_id):
 
 
 @bp.post('/inbox/read-all')
-@require_role('resident')
+@require_role('resident', 'admin', 'staff')
 def inbox_read_all():
     if not ActionForm().validate_on_submit():
         abort(400)

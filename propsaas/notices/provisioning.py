@@ -4,10 +4,12 @@ each external channel gets a (switched off) setting with the 'log' provider, for
 """
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from ..extensions import db
-from ..tenancy.delivery import NOTICE_PLACEHOLDERS, DeliveryTemplate
+from ..tenancy.delivery import NOTICE_PLACEHOLDERS, DeliveryTemplate, load_template
 from ..tenancy.models import Tenant
-from ..tenancy.provisioning import provisioner
+from ..tenancy.provisioning import provisioner, templates_root
 from .delivery import DEFAULT_RATES
 from .models import EXTERNAL_CHANNELS, ChannelSetting, MessageTemplate
 
@@ -37,3 +39,16 @@ def seed_templates(section: dict) -> list[MessageTemplate]:
                              channels=list(m.get('channels', [])))
              for m in section.get('messages', []) if m['code'] not in taken]
     return rows
+
+
+def add_missing_templates(tenant: Tenant) -> list[str]:
+    """Add the message templates of the project's delivery template that it lacks (a feature shipped after the
+    project was provisioned: 'repair_dispatched' ...); the ones it has, edited or not, are left alone. The codes
+    added. For ``flask notices add-templates``; the caller commits. Raises TemplateError for a broken template."""
+    if not tenant.template:
+        return []
+    section = load_template(tenant.template, templates_root()).sections['notices']
+    have = set(db.session.execute(sa.select(MessageTemplate.code)).scalars())
+    missing = [row for row in seed_templates(section) if row.code not in have]
+    db.session.add_all(missing)
+    return [row.code for row in missing]

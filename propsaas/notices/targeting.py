@@ -139,8 +139,35 @@ class Recipient:
     wechat_openid: str | None
     opted_out: tuple[str, ...]
 
+    #: the Message column naming the recipient
+    column = 'resident_id'
+
+    @property
+    def key(self) -> int:
+        return self.resident_id
+
     def address(self, channel: str) -> str | None:
         return {'sms': self.mobile, 'email': self.email, 'wechat': self.wechat_openid}.get(channel)
+
+
+@dataclass(frozen=True)
+class StaffRecipient:
+    """A staff user (technician, admin) receiving a work message: in their inbox, by SMS to their mobile and by
+    e-mail to their address. Staff bind no WeChat and have no opt-outs: these messages are their work."""
+
+    user_id: int
+    name: str
+    mobile: str | None
+    email: str | None
+    opted_out: tuple[str, ...] = ()
+    column = 'user_id'
+
+    @property
+    def key(self) -> int:
+        return self.user_id
+
+    def address(self, channel: str) -> str | None:
+        return {'sms': self.mobile, 'email': self.email}.get(channel)
 
 
 def resident_ids_query(audience: Audience) -> sa.Select:
@@ -203,6 +230,22 @@ def recipients(audience: Audience) -> list[Recipient]:
     ).all()
     return [Recipient(rid, name, mobile, email, openid, tuple(opted or ()))
             for rid, name, mobile, email, openid, opted in rows]
+
+
+def staff_recipients(user_ids) -> list[StaffRecipient]:
+    """The active admins and staff among ``user_ids`` (this project's: the query is scoped): one statement."""
+    ids = [int(i) for i in user_ids]
+    if not ids:
+        return []
+    rows = db.session.execute(sa.select(User.id, User.name, User.mobile, User.email).where(
+        User.id.in_(ids), User.role.in_(('admin', 'staff')), User.active.is_(True)).order_by(User.id)).all()
+    return [StaffRecipient(uid, name, mobile, email) for uid, name, mobile, email in rows]
+
+
+def admin_ids() -> list[int]:
+    """The project's active admins (who escalations go to)."""
+    return list(db.session.execute(sa.select(User.id).where(User.role == 'admin', User.active.is_(True))
+                                   .order_by(User.id)).scalars())
 
 
 def preview(audience: Audience, sample: int = 8) -> tuple[int, list[str]]:

@@ -113,6 +113,26 @@ def notify(recipients, template: str, context: dict | None = None, urgency: str 
     return result
 
 
+def notify_staff(user_ids, template: str, context: dict | None = None, urgency: str = 'normal', *,
+                 source_key: str, link: str | None = None) -> FanOut:
+    """Message staff users (a technician, the admins) with one of the tenant's templates: their inbox, and SMS and
+    e-mail to the mobile and address of their account as the template's channels say. Commits.
+
+    Inactive users, residents and other projects' users among ``user_ids`` are skipped. ``link`` is a staff page.
+    """
+    if urgency not in URGENCIES:
+        raise ValueError(f'urgency must be one of {URGENCIES}')
+    message_template = get_template(template)
+    people = targeting.staff_recipients(user_ids)
+    tenant = db.session.get(Tenant, current_tenant_id())
+    base = {'project_name': tenant.name, **(context or {})}
+    contents = {person.user_id: _content(message_template, {**base, 'name': person.name}, link)
+                for person in people}
+    result = fan_out(source_key, people, contents, urgent=urgency == 'urgent', channels=message_template.channels)
+    start_dispatch()
+    return result
+
+
 def _content(template: MessageTemplate, context: dict, link: str | None) -> Content:
     return Content(title=render(template.title, context), body=render(template.body, context),
                    short_text=render(template.sms_text or template.title, context),

@@ -1,12 +1,15 @@
-"""Telling the resident about their repair (报修通知) at each step, through the notification center.
+"""Telling people about a repair through the notification center: the resident at each step (报修通知), the
+technician when an order is assigned to them (新工单), the admins when the sweep escalates an overdue order (超时提醒).
 
     db.session.commit()
     notify.tell(order, event)     # after the commit: a message never goes out for a rolled-back step
 
 The reporter is told (else the residents living in the order's room; a public-area order nobody reported for tells
-nobody). The message's source key is ``workorder:<id>:<action>:<event id>``: a step is told once however often this
-is called, and a reopened order's second completion is told again. A project provisioned before a template existed
-is logged and skipped; a failed message never undoes the step. ``tell`` commits (``notify`` does).
+no resident). Staff get the message in their inbox ('消息') and, as the template says, by SMS or e-mail to their
+account's mobile and address. The message's source key is ``workorder:<id>:<action>:<event id>``: a step is told
+once however often this is called, and a reopened order's second completion is told again. A project provisioned
+before a template existed is logged and skipped (``flask notices add-templates`` adds it); a failed message never
+undoes the step. ``tell`` commits (``notify`` does).
 """
 from __future__ import annotations
 
@@ -14,15 +17,20 @@ import logging
 
 import sqlalchemy as sa
 
+from flask_babel import lazy_gettext as _l
+
 from ..auth.models import User
 from ..errors import DomainError
 from ..extensions import db
+from ..notices.targeting import admin_ids
 from ..residents.models import Occupancy
-from .models import WorkOrder, WorkOrderEvent
+from ..tenancy.clock import local_datetime
+from ..tenancy.models import Tenant
+from .models import URGENCY_NAMES, WorkOrder, WorkOrderEvent
 
 log = logging.getLogger(__name__)
 
-#: event action -> message template (tenants/*/notices.toml [[messages]])
+#: event action -> message template for the household (tenants/*/notices.toml [[messages]])
 TEMPLATES = {
     'submitted': 'repair_accepted',
     'assigned': 'repair_assigned',
@@ -31,6 +39,13 @@ TEMPLATES = {
     'cancelled': 'repair_cancelled',
     'auto_confirmed': 'repair_auto_confirmed',
 }
+#: event action -> message template for staff: the new assignee, or the admins
+STAFF_TEMPLATES = {
+    'assigned': 'repair_dispatched',
+    'reassigned': 'repair_dispatched',
+    'overdue': 'repair_escalated',
+}
+OVERDUE_NAMES = {'respond': _l('超过响应时限仍未派单'), 'resolve': _l('超过完成时限仍未完工')}
 
 
 def recipients(order: WorkOrder) -> list[int]:
@@ -60,19 +75,51 @@ def context(order: WorkOrder, event: WorkOrderEvent) -> dict:
     return values
 
 
-def tell(order: WorkOrder, event: WorkOrderEvent | None) -> int:
-    """Message the household about ``event`` (a committed step of ``order``); the number of new messages."""
-    from ..notices.templates import notify
+def staff_recipients(order: WorkOrder, event: WorkOrderEvent) -> list[int]:
+    """User ids to tell about ``event``: the assignee it names (assigned), or every active admin (overdue)."""
+    if event.action == 'overdue':
+        return admin_ids()
+    assignee_id = (event.data or {}).get('assignee_id') or order.assignee_id
+    return [assignee_id] if assignee_id else []
 
-    template = TEMPLATES.get(event.action) if event is not None else None
+
+def staff_context(order: WorkOrder, event: WorkOrderEvent) -> dict:
+    tenant = db.session.get(Tenant, order.tenant_id)
+    technician = db.session.get(User, order.assignee_id) if order.assignee_id else None
+    return {'order_no': order.number, 'room': place(order), 'category': order.category.name,
+            'urgency': str(URGENCY_NAMES.get(order.urgency, order.urgency)), 'description': order.description or '',
+            'resolve_by': local_datetime(order.resolve_by, tenant),
+            'overdue': str(OVERDUE_NAMES.get((event.data or {}).get('deadline'), _l('已超时'))),
+            'technician': technician.name if technician is not None else str(_l('未派单'))}
+
+
+def tell(order: WorkOrder, event: WorkOrderEvent | None) -> int:
+    """Message the household, and the staff concerned, about ``event`` (a committed step of ``order``); the number
+    of new messages."""
+    if event is None:
+        return 0
+    return _send(order, event, TEMPLATES.get(event.action), recipients, context, staff=False) + \
+        _send(order, event, STAFF_TEMPLATES.get(event.action), staff_recipients, staff_context, staff=True)
+
+
+def _send(order, event, template, who, values, *, staff: bool) -> int:
+    from ..notices.templates import notify, notify_staff
+
     if template is None:
         return 0
-    people = recipients(order)
+    people = who(order, event) if staff else who(order)
     if not people:
         return 0
+    source_key = f'workorder:{order.id}:{event.action}:{event.id}'
     try:
-        result = notify(people, template, context(order, event),
-                        source_key=f'workorder:{order.id}:{event.action}:{event.id}', link=f'/my/repairs/{order.id}')
+        if staff:
+            result = notify_staff(people, template, values(order, event), source_key=source_key,
+                                  link=f'/repairs/{order.id}',
+                                  urgency='urgent' if event.action == 'overdue' and order.urgency == 'urgent'
+                                  else 'normal')
+        else:
+            result = notify(people, template, values(order, event), source_key=source_key,
+                            link=f'/my/repairs/{order.id}')
     except DomainError as exc:  # e.g. a project provisioned before the template existed
         db.session.rollback()
         log.warning('repair message %s for order %s not sent: %s', template, order.id, exc.message)

@@ -30,7 +30,8 @@ require_desk = require_duty('service_desk')
 
 
 def tell_resident(order, since: int) -> None:
-    """After the commit: tell the reporting household about the order's steps newer than event ``since``."""
+    """After the commit: tell the reporting household (and the new assignee) about the order's steps newer than
+    event ``since``."""
     notify.tell_since(order, since)
 
 
@@ -126,7 +127,7 @@ def _refused(order, message, *, conflict: bool = False, **forms):
 
 
 def _step(order, step, done, **forms):
-    """Take one step of ``order`` (``step(order)``), commit, tell the resident, flash ``done()`` and show the order
+    """Take one step of ``order`` (``step(order)``), commit, tell the resident (and the assignee), flash ``done()`` and show the order
     again; a refusal shows the order with its message (409 for a step its state does not allow, else 422)."""
     since = notify.last_event_id(order)
     try:

@@ -3,9 +3,9 @@ neither confirmed nor reopened (``orders.auto_confirm_due``), and flag the order
 (still 待派单) by ``respond_by``, or not completed by ``resolve_by`` — escalating them to the admins.
 
 An order is flagged once: ``overdue_at`` and ``escalated_at`` are set and a WorkOrderEvent 'overdue' is written by
-the clock; a later run, or a second deadline passing, changes nothing. Staff users have no message channel in the
-notification center (it reaches residents), so the escalation reaches the admins in the app: the '报修工单' entry
-carries a badge with the number of open escalated orders, and the board lists them as 超时工单.
+the clock; a later run, or a second deadline passing, changes nothing. The escalation reaches every active admin
+through the notification center (the 'repair_escalated' message: their inbox, and SMS as the template says); in the
+app the '报修工单' entry carries a badge with the number of open escalated orders, and the board lists them as 超时工单.
 
 Workers run the sweep in their maintenance loop: for every project with open or completed orders, the job
 ``sweep_repairs`` keyed 'repairs.sweep' (one record per project, re-used), at most every ``SWEEP_MINUTES``;
@@ -66,13 +66,13 @@ def flag_overdue(now: datetime | None = None) -> list[WorkOrder]:
 
 def run_sweep(now: datetime | None = None) -> SweepReport:
     """Auto-confirm and flag overdue orders of the current project, and commit. Residents are told of the
-    auto-confirmation (``repairs.notify``)."""
+    auto-confirmation, admins of the escalation (``repairs.notify``)."""
     now = now or clock.now_utc()
     since = db.session.execute(sa.select(sa.func.max(WorkOrderEvent.id))).scalar() or 0
     confirmed = orders.auto_confirm_due(now)
     late = flag_overdue(now)
     db.session.commit()
-    for order in confirmed:  # after the commit; a message that cannot go out does not undo the confirmation
+    for order in [*confirmed, *late]:  # after the commit; a message that cannot go out does not undo the step
         notify.tell_since(order, since)
     return SweepReport(auto_confirmed=len(confirmed), overdue=len(late))
 

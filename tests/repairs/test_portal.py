@@ -43,9 +43,17 @@ def report_form(e, **extra) -> dict:
 
 
 def messages(in_tenant, tenant) -> list[tuple[int, str, str]]:
+    """The residents' messages: (resident id, template, source key)."""
     with in_tenant(tenant) as session:
         return session.execute(sa.select(Message.resident_id, Message.template_code, Message.source_key)
-                               .order_by(Message.id)).all()
+                               .where(Message.resident_id.is_not(None)).order_by(Message.id)).all()
+
+
+def staff_messages(in_tenant, tenant) -> list[tuple[int, str, str]]:
+    """The staff's messages: (user id, template, title)."""
+    with in_tenant(tenant) as session:
+        return session.execute(sa.select(Message.user_id, Message.template_code, Message.title)
+                               .where(Message.user_id.is_not(None)).order_by(Message.id)).all()
 
 
 def test_the_resident_reports_with_photos_and_follows_it_to_the_end(estate, client_for, in_tenant):
@@ -187,7 +195,10 @@ def test_the_desk_logs_a_phone_report_for_a_resident(estate, client_for, in_tena
         assert (order.channel, order.created_by_id, order.reporter_resident_id, order.status) == (
             'phone', e.desk, e.residents['1-1-101'], 'assigned')
         assert len(order.photos) == 1
+        assignee_id = order.assignee_id
     assert [m[1] for m in messages(in_tenant, e.tenant)] == ['repair_accepted', 'repair_assigned']
+    # The technician auto-assigned to it is told through the notification center too.
+    assert [m[:2] for m in staff_messages(in_tenant, e.tenant)] == [(assignee_id, 'repair_dispatched')]
     # the neighbour is not one of 1-1-101's residents; an unknown room is named
     wrong = desk.post('/repairs/new', data={**data, 'photos': [], 'resident_id': str(e.residents['1-1-102'])},
                       content_type='multipart/form-data')
