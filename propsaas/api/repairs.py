@@ -324,7 +324,8 @@ def _existing(finder):
 
 
 def _step(order: WorkOrder, action) -> int:
-    """Run one service step on ``order``, commit, tell the household and the assignee; the order's id. A refusal rolls back."""
+    """Run one service step on ``order``, commit, tell the household and the assignee; the order's id. A refusal
+    rolls back."""
     since = notify.last_event_id(order)
     action(order)
     order_id = order.id

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-
 from flask_babel import lazy_gettext as _l
 
 from ..auth.models import User

@@ -127,8 +127,9 @@ def _refused(order, message, *, conflict: bool = False, **forms):
 
 
 def _step(order, step, done, **forms):
-    """Take one step of ``order`` (``step(order)``), commit, tell the resident (and the assignee), flash ``done()`` and show the order
-    again; a refusal shows the order with its message (409 for a step its state does not allow, else 422)."""
+    """Take one step of ``order`` (``step(order)``), commit, tell the resident (and the assignee), flash ``done()``
+    and show the order again; a refusal shows the order with its message (409 for a step its state does not allow,
+    else 422)."""
     since = notify.last_event_id(order)
     try:
         step(order)
