@@ -173,13 +173,27 @@ def test_hot_spots_slide_over_90_days_and_stop_at_91(estate, in_tenant):
     assert {(spot.place, spot.category) for spot in later.hot_spots} == {('1栋 电梯', '电梯')}
 
 
-def test_peak_within_a_sliding_window():
-    day = datetime(2026, 1, 1, tzinfo=UTC)
-    times = [day + timedelta(days=d) for d in (0, 50, 95, 100, 140)]
-    # windows: 0..90 holds 2; 50..140 holds 4 (50, 95, 100, 140)
-    assert stats.peak_within(times, timedelta(days=90)) == 4
-    assert stats.peak_within(times[:3], timedelta(days=90)) == 2
-    assert stats.peak_within([], timedelta(days=90)) == 0
+def test_the_peak_slides_and_the_worst_come_first(estate, in_tenant):
+    e = estate()
+    with in_tenant(e.tenant) as session:
+        # 1-1-101 水暖 on days 0, 50, 95, 100, 140: 0..90 holds 2, 50..140 holds 4 (50, 95, 100, 140)
+        for day in (0, 50, 95, 100, 140):
+            _submit(session, e, local(2026, 1, 1) + timedelta(days=day), 'plumbing', room='1-1-101')
+        # 1-1-102 电路 three times in a week: peak 3, fewer orders
+        for day in (10, 12, 14):
+            _submit(session, e, local(2026, 1, 1) + timedelta(days=day), 'electrical', room='1-1-102')
+        # 2-1-101 空调 twice: not hot
+        for day in (10, 12):
+            _submit(session, e, local(2026, 1, 1) + timedelta(days=day), 'air_conditioning', room='2-1-101')
+    s = figures(in_tenant, e)
+    assert [(spot.place, spot.count, spot.peak) for spot in s.hot_spots] == [('1-1-101', 5, 4), ('1-1-102', 3, 3)]
+    assert [len(spot.orders) for spot in s.hot_spots] == [5, 3]
+    # asked for the orders of the worst one only (the page): the others still counted, without their orders
+    with in_tenant(e.tenant) as session:
+        tenant = session.get(Tenant, e.tenant.id)
+        first = stats.compute(tenant, START, END, hot_spot_orders=1)
+    assert [(spot.count, len(spot.orders)) for spot in first.hot_spots] == [(5, 5), (3, 0)]
+    assert [o.created_at for o in first.hot_spots[0].orders] == sorted(o.created_at for o in first.hot_spots[0].orders)
 
 
 def test_one_building_and_an_empty_range(estate, in_tenant):
@@ -250,8 +264,12 @@ def test_statements_do_not_grow_with_the_orders(app, estate, in_tenant):
             with count_queries(app) as statements:
                 s = stats.compute(tenant, START, END)
             assert s.total == n and s.hot_spots
-        counts.append(len(statements))
-    assert counts[0] == counts[1] <= stats.STATEMENTS + 1, counts
+            counts.append(len(statements))
+            with count_queries(app) as statements:
+                s = stats.compute(tenant, date(2025, 1, 1), date(2025, 6, 30))
+            assert s.total == 0 and not s.hot_spots
+            counts.append(len(statements))
+    assert len(set(counts)) == 1 and counts[0] <= stats.STATEMENTS + 1, counts
 
 
 # --- the page, the export, the API ------------------------------------------------------------------------------
@@ -272,6 +290,26 @@ def test_page_shows_the_figures_to_admins_and_the_desk(estate, in_tenant, client
     for user_id in (e.tech, e.owner_user):
         assert client_for(e.tenant, user_id).get('/repairs/stats').status_code == 403
     assert client_for(e.tenant).get('/repairs/stats').status_code in (302, 401)
+
+
+
+def test_page_lists_the_worst_hot_spots_and_says_the_export_has_them_all(estate, in_tenant, client_for,
+                                                                         monkeypatch):
+    from propsaas.repairs import stats_views
+
+    e = estate()
+    ids = build_orders(e, in_tenant)
+    monkeypatch.setattr(stats_views, 'SHOWN_HOT_SPOTS', 1)
+    html = client_for(e.tenant, e.admin).get('/repairs/stats?start=2026-01-01&end=2026-06-30').text
+    assert '共 2 处热点，这里列出最突出的 1 处' in html
+    with in_tenant(e.tenant) as session:
+        shown = session.get(WorkOrder, ids['C']).number, session.get(WorkOrder, ids['M']).number
+        hidden = session.get(WorkOrder, ids['F']).number
+    # both have a peak of 3 and 3 orders: 1-1-101 水暖 reported first (10 Jan) is the worse
+    assert all(number in html for number in shown) and hidden not in html.split('报修热点')[1].split('按月份')[0]
+    exported = load_workbook(io.BytesIO(client_for(e.tenant, e.admin).get(
+        '/repairs/stats/export?start=2026-01-01&end=2026-06-30').data))
+    assert hidden in ' '.join(str(cell.value) for row in exported['热点'].iter_rows() for cell in row)
 
 
 def test_page_refuses_bad_filters_with_a_message(estate, client_for):
