@@ -21,6 +21,7 @@ jobs_cli = AppGroup('jobs', help='Background jobs.')
 notices_cli = AppGroup('notices', help='Announcements and messages to residents.')
 billing_cli = AppGroup('billing', help='Bills, arrears and payment reminders.')
 repairs_cli = AppGroup('repairs', help='Repair work orders.')
+inspections_cli = AppGroup('inspections', help='Inspection plans, tasks and the equipment ledger.')
 
 
 def tenant_url(slug: str) -> str:
@@ -250,6 +251,31 @@ def repairs_sweep_cmd(slug):
         click.echo(f'{tenant_slug}: ' + ', '.join(f'{k} {v}' for k, v in report.items()))
 
 
+@inspections_cli.command('generate')
+@click.option('--tenant', 'slug', default=None, help='One project (default: every active project).')
+@click.option('--from', 'first', default=None, help='First local day, YYYY-MM-DD (default: the project\'s today).')
+@click.option('--days', default=7, show_default=True, type=click.IntRange(0, 400),
+              help='Days after the first day to generate too.')
+def inspections_generate_cmd(slug, first, days):
+    """Create the inspection tasks of the coming days from the plans; a re-run creates nothing new. Workers do it
+    hourly on their own; cron it (daily is enough) when jobs run inline."""
+    from datetime import date
+
+    from .inspections.generation import generate_now
+
+    try:
+        start = date.fromisoformat(first) if first else None
+    except ValueError:
+        _fail(f'--from must be a date like 2026-12-01, got {first!r}')
+    try:
+        results = generate_now(slug, start, days)
+    except DomainError as e:
+        _fail(e.message)
+    for tenant_slug, report in results:
+        click.echo(f'{tenant_slug}: {report["created"]} task(s) created, {report["existing"]} already there '
+                   f'({report["plans"]} plan(s))')
+
+
 @click.command('worker')
 @click.option('--burst', is_flag=True, help='Run the queued jobs, then exit.')
 def worker_cmd(burst):
@@ -286,6 +312,6 @@ def worker_cmd(burst):
 def register(app) -> None:
     from .demo import demo_cli
 
-    for command in (tenants_cli, operators_cli, jobs_cli, notices_cli, billing_cli, repairs_cli, worker_cmd,
-                    demo_cli):
+    for command in (tenants_cli, operators_cli, jobs_cli, notices_cli, billing_cli, repairs_cli, inspections_cli,
+                    worker_cmd, demo_cli):
         app.cli.add_command(command)
