@@ -4,4 +4,9 @@ from flask import Blueprint
 
 bp = Blueprint('inspections', __name__)
 
-from . import generation, provisioning  # noqa: E402,F401  (the maintenance task, the template's plans)
+from . import (  # noqa: E402,F401  (pages, the maintenance task, the template's plans)
+    device_views,
+    generation,
+    plan_views,
+    provisioning,
+)
