@@ -100,6 +100,9 @@ class WorkOrder(TenantScoped, db.Model):
         sa.Index('ix_work_orders_assignee', 'tenant_id', 'assignee_id', 'status'),
         sa.Index('ix_work_orders_room', 'tenant_id', 'room_id', 'category_id', 'created_at'),
         sa.Index('ix_work_orders_created', 'tenant_id', 'created_at'),
+        # an inspection task opens at most one order (its failed items together)
+        sa.UniqueConstraint('tenant_id', 'inspection_task_id'),
+        sa.Index('ix_work_orders_device', 'tenant_id', 'device_id', 'created_at'),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -145,6 +148,9 @@ class WorkOrder(TenantScoped, db.Model):
     rating: Mapped[int | None]
     rating_comment: Mapped[str | None] = mapped_column(sa.String(500))
     auto_confirmed: Mapped[bool] = mapped_column(default=False)
+    #: found by an inspection (channel 'inspection'): the task and the device it failed on
+    inspection_task_id: Mapped[int | None] = mapped_column(sa.ForeignKey('inspection_tasks.id', ondelete='SET NULL'))
+    device_id: Mapped[int | None] = mapped_column(sa.ForeignKey('devices.id', ondelete='SET NULL'))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
