@@ -9,4 +9,5 @@ from . import (  # noqa: E402,F401  (pages, the maintenance task, the template's
     generation,
     plan_views,
     provisioning,
+    task_views,
 )

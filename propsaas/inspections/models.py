@@ -188,3 +188,23 @@ class InspectionTask(TenantScoped, db.Model):
 
     plan: Mapped[InspectionPlan] = relationship()
     device: Mapped[Device | None] = relationship()
+    photos: Mapped[list[InspectionPhoto]] = relationship(back_populates='task', order_by='InspectionPhoto.id')
+
+
+class InspectionPhoto(TenantScoped, db.Model):
+    """A photo taken during a task (the plan may require some): re-encoded, EXIF gone, with a thumbnail, like a
+    repair photo (repairs.photos.store_photo); seen by the project's staff only."""
+
+    __tablename__ = 'inspection_photos'
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(sa.ForeignKey('inspection_tasks.id', ondelete='CASCADE'), index=True)
+    key: Mapped[str] = mapped_column(sa.String(200))
+    thumb_key: Mapped[str] = mapped_column(sa.String(200))
+    width: Mapped[int]
+    height: Mapped[int]
+    size: Mapped[int]
+    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey('users.id', ondelete='SET NULL'))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    task: Mapped[InspectionTask] = relationship(back_populates='photos')

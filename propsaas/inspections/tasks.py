@@ -26,9 +26,11 @@ from ..extensions import db
 from ..models_base import utcnow
 from ..repairs import orders
 from ..repairs.models import RepairCategory, WorkOrder
-from .models import InspectionTask
+from ..repairs.photos import store_photo
+from .models import InspectionPhoto, InspectionTask
 
 MAX_NOTE = 500
+MAX_PHOTOS = 6
 #: device category -> repair category code (delivery template repairs.toml) of the order a failure opens
 REPAIR_CATEGORY = {'lift': 'lift', 'water_pump': 'plumbing', 'water_tank': 'plumbing', 'fire_pump': 'plumbing',
                    'switchgear': 'electrical', 'generator': 'electrical', 'gate': 'access_security',
@@ -42,6 +44,13 @@ class Outcome:
     #: (item label, what was found) of each failed item
     failures: list[tuple[str, str]] = field(default_factory=list)
     work_order: WorkOrder | None = None
+
+
+def locked(task_id: int) -> InspectionTask | None:
+    """The task, its row locked until the transaction ends (two submissions of one task: the second waits, then
+    finds it done)."""
+    return db.session.execute(sa.select(InspectionTask).where(InspectionTask.id == task_id)
+                              .with_for_update()).scalar_one_or_none()
 
 
 def check_in(task: InspectionTask, *, by_user: User, now: datetime | None = None) -> InspectionTask:
@@ -120,15 +129,25 @@ def read_answers(checklist: list[dict], answers: list[dict]) -> tuple[list[dict]
     return results, failures
 
 
-def complete(task: InspectionTask, answers: list[dict], *, by_user: User,
+def complete(task: InspectionTask, answers: list[dict], *, by_user: User, photos: list[bytes] = (),
              now: datetime | None = None) -> Outcome:
-    """Record the task's results (an open task, or a missed one done late): done, with who and when; failures open
-    one work order. DomainError for a task done already or an item not answered. Does not commit."""
+    """Record the task's results (an open task, or a missed one done late) and its photos (at least as many as
+    the plan requires, at most MAX_PHOTOS): done, with who and when; failures open one work order. DomainError for
+    a task done already, an item not answered or a photo refused; nothing is kept then. Does not commit (lock the
+    task row first: ``locked(task_id)``)."""
     _may_do(task, by_user)
     if task.status == 'done':
         raise DomainError(_l('这项巡检已经完成，不能重复提交'))
     now = now or utcnow()
     results, failures = read_answers(task.plan.checklist or [], answers)
+    required = task.plan.photos_required or 0
+    if len(photos) < required:
+        raise DomainError(_l('这项巡检需要拍照 %(n)s 张', n=required), field='photos')
+    if len(photos) > MAX_PHOTOS:
+        raise DomainError(_l('每项巡检最多 %(n)s 张照片', n=MAX_PHOTOS), field='photos')
+    for data in photos:
+        db.session.add(InspectionPhoto(task_id=task.id, uploaded_by_id=by_user.id,
+                                       **store_photo(f'inspections/{task.id}', data)))
     task.results = results
     task.status = 'done'
     task.checked_in_at = task.checked_in_at or now

@@ -106,17 +106,25 @@ def add_photo(order: WorkOrder, data: bytes, *, kind: str = 'report', by_user_id
     if kind not in ('report', 'after'):
         raise ValueError(kind)
     check_room(order, kind, 1)
-    photo, thumb, width, height = clean_photo(data)
-    name = uuid.uuid4().hex
-    key, thumb_key = f'repairs/{order.id}/{name}.jpg', f'repairs/{order.id}/{name}_thumb.jpg'
-    pending = db.session.info.setdefault(_PENDING, [])
-    pending.append(storage.write_atomically(key, photo))
-    pending.append(storage.write_atomically(thumb_key, thumb))
-    record = WorkOrderPhoto(order_id=order.id, kind=kind, key=key, thumb_key=thumb_key, content_type='image/jpeg',
-                            width=width, height=height, size=len(photo), uploaded_by_id=by_user_id)
+    stored = store_photo(f'repairs/{order.id}', data)
+    record = WorkOrderPhoto(order_id=order.id, kind=kind, content_type='image/jpeg', uploaded_by_id=by_user_id,
+                            **stored)
     db.session.add(record)
     db.session.flush()
     return record
+
+
+def store_photo(folder: str, data: bytes) -> dict:
+    """Check, re-encode and store one picture under the tenant's ``folder`` with its thumbnail, for this
+    transaction (removed again unless it commits): the record's key, thumb_key, width, height and size. PhotoError
+    (422) with the reason, and nothing stored, for anything else than a sound photo. (Inspection photos too.)"""
+    photo, thumb, width, height = clean_photo(data)
+    name = uuid.uuid4().hex
+    key, thumb_key = f'{folder}/{name}.jpg', f'{folder}/{name}_thumb.jpg'
+    pending = db.session.info.setdefault(_PENDING, [])
+    pending.append(storage.write_atomically(key, photo))
+    pending.append(storage.write_atomically(thumb_key, thumb))
+    return {'key': key, 'thumb_key': thumb_key, 'width': width, 'height': height, 'size': len(photo)}
 
 
 def read_uploads(files, limit: int = MAX_PER_KIND) -> list[bytes]:
