@@ -257,8 +257,9 @@ def repairs_sweep_cmd(slug):
 @click.option('--days', default=7, show_default=True, type=click.IntRange(0, 400),
               help='Days after the first day to generate too.')
 def inspections_generate_cmd(slug, first, days):
-    """Create the inspection tasks of the coming days from the plans; a re-run creates nothing new. Workers do it
-    hourly on their own; cron it (daily is enough) when jobs run inline."""
+    """Flag the inspection tasks past due as missed (telling the admins), and create the tasks of the coming days
+    from the plans; a re-run creates nothing new. Workers do it hourly on their own; cron it (hourly) when jobs
+    run inline."""
     from datetime import date
 
     from .inspections.generation import generate_now
@@ -273,7 +274,7 @@ def inspections_generate_cmd(slug, first, days):
         _fail(e.message)
     for tenant_slug, report in results:
         click.echo(f'{tenant_slug}: {report["created"]} task(s) created, {report["existing"]} already there '
-                   f'({report["plans"]} plan(s))')
+                   f'({report["plans"]} plan(s)); {report["missed"]} missed task(s) flagged')
 
 
 @click.command('worker')

@@ -9,17 +9,20 @@ nothing. The statements are constant: the plans, their chosen devices, the devic
 there, and one bulk insert.
 
 Workers run it in their maintenance loop (the job ``generate_tasks`` keyed 'inspections.generate' per project with
-plans, at most hourly, for today and the next HORIZON_DAYS days); ``flask --app wsgi inspections generate`` runs it
-inline (cron, when jobs run inline).
+plans, at most hourly, for today and the next HORIZON_DAYS days; the same job first marks the open tasks past their
+due time 'missed' and tells the admins); ``flask --app wsgi inspections generate`` runs it inline (cron it hourly
+when jobs run inline).
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from ..errors import DomainError
 from ..extensions import db
 from ..jobs.queue import job, maintenance_task, start_unless_current
 from ..models_base import utcnow
@@ -29,6 +32,8 @@ from ..tenancy.models import Tenant
 from ..tenancy.provisioning import active_tenants
 from .models import TARGET_DEVICES, Device, InspectionPlan, InspectionPlanDevice, InspectionTask
 from .schedule import Frequency, periods
+
+log = logging.getLogger(__name__)
 
 JOB_KEY = 'inspections.generate'
 #: tasks exist this many days ahead (the technicians' lists show the coming week)
@@ -125,9 +130,52 @@ def generate_ahead(now: datetime | None = None) -> GenerateReport:
     return report
 
 
-@job(_l('生成巡检任务'))
+def flag_missed(now: datetime | None = None) -> list[InspectionTask]:
+    """Mark the project's open tasks past their due time 'missed' (漏检); they can still be done late. Returns
+    them. Does not commit."""
+    now = now or clock.now_utc()
+    missed = list(db.session.execute(
+        sa.select(InspectionTask).where(InspectionTask.status == 'open', InspectionTask.due_at <= now)
+        .order_by(InspectionTask.id).with_for_update(skip_locked=True)).scalars())
+    for task in missed:
+        task.status = 'missed'
+    db.session.flush()
+    return missed
+
+
+def tell_admins_missed(missed: list[InspectionTask]) -> int:
+    """One message to the project's admins about the tasks just flagged (inspection_missed): how many, of which
+    plans. Commits. A project provisioned before the template existed is skipped (logged)."""
+    if not missed:
+        return 0
+    from ..notices.targeting import admin_ids
+    from ..notices.templates import notify_staff
+
+    plans = sorted({task.plan.name for task in missed})
+    names = '、'.join(plans[:10]) + ('等' if len(plans) > 10 else '')
+    try:
+        result = notify_staff(admin_ids(), 'inspection_missed', {'count': len(missed), 'plans': names},
+                              source_key=f'inspections:missed:{missed[0].id}-{missed[-1].id}',
+                              link='/inspections/tasks?status=missed')
+    except DomainError as exc:
+        db.session.rollback()
+        log.warning('missed-inspection message not sent: %s', exc.message)
+        return 0
+    return result.messages
+
+
+def run_hourly(now: datetime | None = None) -> dict:
+    """The project's hourly work: flag missed tasks (and tell the admins), then generate ahead. Commits."""
+    now = now or clock.now_utc()
+    missed = flag_missed(now)
+    db.session.commit()
+    tell_admins_missed(missed)
+    return {**generate_ahead(now).as_dict(), 'missed': len(missed)}
+
+
+@job(_l('巡检任务：生成与漏检'))
 def generate_tasks() -> dict:
-    return generate_ahead().as_dict()
+    return run_hourly()
 
 
 def _tenants_with_plans() -> list[int]:
@@ -155,14 +203,18 @@ def sweep(now=None) -> dict:
 
 def generate_now(slug: str | None = None, first: date | None = None,
                  days: int = HORIZON_DAYS) -> list[tuple[str, dict]]:
-    """For ``flask inspections generate``: inline, for one project or every active one, from ``first`` (default:
-    the project's today) for ``days`` more days. (slug, report) pairs."""
+    """For ``flask inspections generate``: inline, for one project or every active one, mark the tasks past due
+    missed (telling the admins), then generate from ``first`` (default: the project's today) for ``days`` more
+    days. (slug, report) pairs."""
     results = []
     for tenant_id, tenant_slug in active_tenants(slug):
         with tenant_scope(tenant_id):
+            missed = flag_missed()
+            db.session.commit()
+            tell_admins_missed(missed)
             tenant = db.session.get(Tenant, tenant_id)
             start = first or clock.tenant_today(tenant)
             report = generate(start, start + timedelta(days=days))
             db.session.commit()
-            results.append((tenant_slug, report.as_dict()))
+            results.append((tenant_slug, {**report.as_dict(), 'missed': len(missed)}))
     return results

@@ -194,3 +194,30 @@ def test_cli_and_the_maintenance_task(app, project, in_tenant, runner):
     with in_tenant(tenant) as session:
         assert session.execute(sa.select(sa.func.count()).select_from(JobRecord)
                                .where(JobRecord.key == generation.JOB_KEY)).scalar_one() == 1
+
+
+def test_missed_tasks_are_flagged_once_and_the_admins_told(app, project, in_tenant, make_user, monkeypatch):
+    from propsaas.notices.models import Message
+    from propsaas.tenancy import clock
+
+    tenant, _lifts, _retired = project
+    admin = make_user(tenant, 'admin')
+    with in_tenant(tenant) as session:
+        generation.generate(date(2026, 12, 1), date(2026, 12, 1))
+        session.commit()
+        due_by_noon = session.execute(sa.select(sa.func.count()).select_from(InspectionTask).where(
+            InspectionTask.due_at <= local(2026, 12, 1, 12))).scalar_one()
+        assert due_by_noon > 0  # the patrol's morning rounds
+    monkeypatch.setattr(clock, 'now_utc', lambda: local(2026, 12, 1, 12))
+    with in_tenant(tenant) as session:
+        report = generation.run_hourly()
+        assert report['missed'] == due_by_noon
+        assert generation.run_hourly()['missed'] == 0  # once
+        statuses = dict(session.execute(sa.select(InspectionTask.status, sa.func.count())
+                                        .group_by(InspectionTask.status)).all())
+        assert statuses['missed'] == due_by_noon and statuses['open'] > 0
+        [(user_id, title, body, link)] = session.execute(
+            sa.select(Message.user_id, Message.title, Message.body, Message.link)
+            .where(Message.user_id == admin)).all()
+        assert title == f'{due_by_noon} 项巡检漏检' and '秩序巡逻打卡' in body
+        assert link == '/inspections/tasks?status=missed'
