@@ -32,6 +32,7 @@ def _resources():
         bills,
         fee_items,
         imports,
+        inspections,
         jobs,
         late_fees,
         me,
@@ -49,7 +50,7 @@ def _resources():
     )
 
     return (auth, me, jobs, users, property, residents, imports, renovations, access, notices, surveys, fee_items,
-            bills, meters, arrears, payments, late_fees, online, repair_stats, repairs)
+            bills, meters, arrears, payments, late_fees, online, repair_stats, repairs, inspections)
 
 
 def _set_up_blueprints() -> None:

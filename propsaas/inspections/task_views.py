@@ -91,7 +91,7 @@ def task_complete(task_id):
     except DomainError as e:
         db.session.rollback()
         task = get_or_404(InspectionTask, task_id)
-        return _show(task, 409 if task.status == 'done' else 422, e.message, answers)
+        return _show(task, e.status_code, e.message, answers)
     db.session.commit()
     if outcome.work_order is not None:
         notify.tell_since(outcome.work_order)  # its steps: submitted, and assigned by a rule

@@ -21,13 +21,13 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from ..auth.models import User
-from ..errors import DomainError
+from ..errors import DomainError, NotAllowed
 from ..extensions import db
 from ..models_base import utcnow
 from ..repairs import orders
 from ..repairs.models import RepairCategory, WorkOrder
 from ..repairs.photos import store_photo
-from .models import InspectionPhoto, InspectionTask
+from .models import InspectionPhoto, InspectionPlan, InspectionTask
 
 MAX_NOTE = 500
 MAX_PHOTOS = 6
@@ -36,6 +36,12 @@ REPAIR_CATEGORY = {'lift': 'lift', 'water_pump': 'plumbing', 'water_tank': 'plum
                    'switchgear': 'electrical', 'generator': 'electrical', 'gate': 'access_security',
                    'cctv': 'access_security'}
 FALLBACK_CATEGORY = 'public_facilities'
+
+
+class TaskDone(DomainError):
+    """The task was done already: a second submission (409)."""
+
+    status_code = 409
 
 
 @dataclass
@@ -67,7 +73,37 @@ def _may_do(task: InspectionTask, user: User) -> None:
     plan = task.plan
     if user.role != 'staff' or not (task.assignee_id == user.id or (
             task.assignee_id is None and plan.duty and user.has_duty(plan.duty))):
-        raise DomainError(_l('这项巡检不是派给你的'))
+        raise NotAllowed(_l('这项巡检不是派给你的'))
+
+
+def doable_by(user: User):
+    """SQL: the tasks ``user`` may do — every task for an admin; for staff, those assigned to them and those of
+    plans whose duty they have that are assigned to nobody."""
+    if user.role == 'admin':
+        return sa.true()
+    duties = [d for d in (user.duties or []) if isinstance(d, str)]
+    plan_duty = sa.select(InspectionPlan.id).where(InspectionPlan.duty.in_(duties or ['']))
+    return sa.or_(InspectionTask.assignee_id == user.id,
+                  sa.and_(InspectionTask.assignee_id.is_(None), InspectionTask.plan_id.in_(plan_duty)))
+
+
+def add_photo(task: InspectionTask, data: bytes, *, by_user: User) -> InspectionPhoto:
+    """One photo of a task not done yet (at most MAX_PHOTOS): re-encoded and stored. PhotoError (422) for anything
+    else than a sound photo. Does not commit."""
+    _may_do(task, by_user)
+    if task.status == 'done':
+        raise TaskDone(_l('这项巡检已经完成，不能再添加照片'))
+    if photo_count(task) >= MAX_PHOTOS:
+        raise DomainError(_l('每项巡检最多 %(n)s 张照片', n=MAX_PHOTOS), field='photos')
+    photo = InspectionPhoto(task_id=task.id, uploaded_by_id=by_user.id, **store_photo(f'inspections/{task.id}', data))
+    db.session.add(photo)
+    db.session.flush()
+    return photo
+
+
+def photo_count(task: InspectionTask) -> int:
+    return db.session.execute(sa.select(sa.func.count()).select_from(InspectionPhoto)
+                              .where(InspectionPhoto.task_id == task.id)).scalar_one()
 
 
 def _reading(value, item: dict, position: int) -> Decimal:
@@ -131,23 +167,20 @@ def read_answers(checklist: list[dict], answers: list[dict]) -> tuple[list[dict]
 
 def complete(task: InspectionTask, answers: list[dict], *, by_user: User, photos: list[bytes] = (),
              now: datetime | None = None) -> Outcome:
-    """Record the task's results (an open task, or a missed one done late) and its photos (at least as many as
-    the plan requires, at most MAX_PHOTOS): done, with who and when; failures open one work order. DomainError for
-    a task done already, an item not answered or a photo refused; nothing is kept then. Does not commit (lock the
-    task row first: ``locked(task_id)``)."""
+    """Record the task's results (an open task, or a missed one done late) with these photos added (together with
+    any uploaded before, at least as many as the plan requires): done, with who and when; failures open one work
+    order. DomainError for a task done already (409), not the user's (403), an item not answered or a photo
+    refused; the caller rolls back then. Does not commit (lock the task row first: ``locked(task_id)``)."""
     _may_do(task, by_user)
     if task.status == 'done':
-        raise DomainError(_l('这项巡检已经完成，不能重复提交'))
+        raise TaskDone(_l('这项巡检已经完成，不能重复提交'))
     now = now or utcnow()
     results, failures = read_answers(task.plan.checklist or [], answers)
-    required = task.plan.photos_required or 0
-    if len(photos) < required:
-        raise DomainError(_l('这项巡检需要拍照 %(n)s 张', n=required), field='photos')
-    if len(photos) > MAX_PHOTOS:
-        raise DomainError(_l('每项巡检最多 %(n)s 张照片', n=MAX_PHOTOS), field='photos')
     for data in photos:
-        db.session.add(InspectionPhoto(task_id=task.id, uploaded_by_id=by_user.id,
-                                       **store_photo(f'inspections/{task.id}', data)))
+        add_photo(task, data, by_user=by_user)
+    required = task.plan.photos_required or 0
+    if photo_count(task) < required:
+        raise DomainError(_l('这项巡检需要拍照 %(n)s 张', n=required), field='photos')
     task.results = results
     task.status = 'done'
     task.checked_in_at = task.checked_in_at or now

@@ -124,8 +124,8 @@ def test_who_may_do_it(site, client_for, in_tenant, make_user):
     assert page.status_code == 200 and '只能查看' in page.text  # other staff may look
     with in_tenant(tenant) as session:
         assert session.get(InspectionTask, task_id).checked_in_at is None  # looking is no check-in
-    assert guard.post(f'/inspections/tasks/{task_id}', data=form(),
-                      content_type='multipart/form-data').status_code == 422
+    refused = guard.post(f'/inspections/tasks/{task_id}', data=form(), content_type='multipart/form-data')
+    assert refused.status_code == 403 and '不是派给你的' in refused.text
     resident = make_user(tenant, 'resident')
     assert client_for(tenant, resident).get(f'/inspections/tasks/{task_id}').status_code == 403
     other_tenant, other_tech, _g, _t = site('另一个小区')
