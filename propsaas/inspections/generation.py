@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
 
 from ..errors import DomainError
 from ..extensions import db
@@ -30,7 +31,7 @@ from ..tenancy import clock
 from ..tenancy.context import current_tenant_id, platform_scope, tenant_scope
 from ..tenancy.models import Tenant
 from ..tenancy.provisioning import active_tenants
-from .models import TARGET_DEVICES, Device, InspectionPlan, InspectionPlanDevice, InspectionTask
+from .models import TARGET_DEVICES, Device, DeviceCertificate, InspectionPlan, InspectionPlanDevice, InspectionTask
 from .schedule import Frequency, periods
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ JOB_KEY = 'inspections.generate'
 HORIZON_DAYS = 7
 #: how often a project's generation runs in the workers' loop
 EVERY_MINUTES = 60
+#: the longest reminder lead a certificate may ask for (device forms keep remind_days within it)
+MAX_REMIND_DAYS = 365
 
 
 @dataclass
@@ -151,7 +154,8 @@ def tell_admins_missed(missed: list[InspectionTask]) -> int:
     from ..notices.targeting import admin_ids
     from ..notices.templates import notify_staff
 
-    plans = sorted({task.plan.name for task in missed})
+    plans = sorted(set(db.session.execute(sa.select(InspectionPlan.name).where(
+        InspectionPlan.id.in_({task.plan_id for task in missed}))).scalars()))
     names = '、'.join(plans[:10]) + ('等' if len(plans) > 10 else '')
     try:
         result = notify_staff(admin_ids(), 'inspection_missed', {'count': len(missed), 'plans': names},
@@ -164,13 +168,48 @@ def tell_admins_missed(missed: list[InspectionTask]) -> int:
     return result.messages
 
 
+def remind_certificates(now: datetime | None = None) -> int:
+    """Tell the admins, once per certificate, of the certificates of devices in service that lapse within their
+    ``remind_days`` (or have lapsed) and were not reminded of yet (certificate_expiring). Commits. The number of
+    certificates in the message."""
+    now = now or clock.now_utc()
+    tenant = db.session.get(Tenant, current_tenant_id())
+    today = clock.tenant_today(tenant, now)
+    due = [certificate for certificate in db.session.execute(
+        sa.select(DeviceCertificate).join(Device, Device.id == DeviceCertificate.device_id)
+        .where(DeviceCertificate.reminded_at.is_(None), Device.status != 'retired',
+               DeviceCertificate.expires_on <= today + timedelta(days=MAX_REMIND_DAYS))
+        .options(joinedload(DeviceCertificate.device)).order_by(DeviceCertificate.expires_on)).scalars()
+        if certificate.expires_on <= today + timedelta(days=certificate.remind_days or 0)]
+    if not due:
+        return 0
+    from ..notices.targeting import admin_ids
+    from ..notices.templates import notify_staff
+
+    lines = '；'.join(f'{c.device.code} {c.device.name}：{c.name}{"已于" if c.expires_on < today else "将于"}'
+                     f'{c.expires_on.isoformat()}到期' for c in due[:20]) + ('等' if len(due) > 20 else '')
+    for certificate in due:
+        certificate.reminded_at = now
+    db.session.commit()
+    try:
+        notify_staff(admin_ids(), 'certificate_expiring', {'count': len(due), 'certificates': lines},
+                     source_key=f'inspections:certificates:{now:%Y%m%d%H%M}:{due[0].id}',
+                     link='/equipment/certificates')
+    except DomainError as exc:
+        db.session.rollback()
+        log.warning('certificate reminder not sent: %s', exc.message)
+    return len(due)
+
+
 def run_hourly(now: datetime | None = None) -> dict:
-    """The project's hourly work: flag missed tasks (and tell the admins), then generate ahead. Commits."""
+    """The project's hourly work: flag missed tasks (and tell the admins), remind of certificates about to lapse,
+    then generate ahead. Commits."""
     now = now or clock.now_utc()
     missed = flag_missed(now)
     db.session.commit()
     tell_admins_missed(missed)
-    return {**generate_ahead(now).as_dict(), 'missed': len(missed)}
+    reminded = remind_certificates(now)
+    return {**generate_ahead(now).as_dict(), 'missed': len(missed), 'certificates': reminded}
 
 
 @job(_l('巡检任务：生成与漏检'))
@@ -212,6 +251,7 @@ def generate_now(slug: str | None = None, first: date | None = None,
             missed = flag_missed()
             db.session.commit()
             tell_admins_missed(missed)
+            remind_certificates()
             tenant = db.session.get(Tenant, tenant_id)
             start = first or clock.tenant_today(tenant)
             report = generate(start, start + timedelta(days=days))

@@ -221,3 +221,31 @@ def test_missed_tasks_are_flagged_once_and_the_admins_told(app, project, in_tena
             .where(Message.user_id == admin)).all()
         assert title == f'{due_by_noon} 项巡检漏检' and '秩序巡逻打卡' in body
         assert link == '/inspections/tasks?status=missed'
+
+
+def test_certificates_about_to_lapse_are_reminded_once(project, in_tenant, make_user, monkeypatch):
+    from propsaas.inspections.models import DeviceCertificate
+    from propsaas.notices.models import Message
+    from propsaas.tenancy import clock
+
+    tenant, lifts, retired = project
+    admin = make_user(tenant, 'admin')
+    with in_tenant(tenant) as session:
+        session.add_all([
+            DeviceCertificate(device_id=lifts[0], name='电梯定期检验合格证', expires_on=date(2026, 12, 31)),  # 30 days
+            DeviceCertificate(device_id=lifts[1], name='电梯定期检验合格证', expires_on=date(2027, 1, 1)),  # 31 days
+            DeviceCertificate(device_id=lifts[1], name='限速器校验报告', expires_on=date(2026, 11, 20)),  # lapsed
+            DeviceCertificate(device_id=retired, name='旧证', expires_on=date(2026, 12, 5)),  # retired device
+        ])
+        session.commit()
+    monkeypatch.setattr(clock, 'now_utc', lambda: local(2026, 12, 1, 9))
+    with in_tenant(tenant) as session:
+        assert generation.remind_certificates() == 2
+        assert generation.remind_certificates() == 0  # once
+        [(title, body)] = session.execute(sa.select(Message.title, Message.body).where(Message.user_id == admin)).all()
+        assert title == '2 份设备证书即将到期'
+        assert 'DT-01 1号电梯：电梯定期检验合格证将于2026-12-31到期' in body
+        assert 'DT-02 2号电梯：限速器校验报告已于2026-11-20到期' in body and '旧证' not in body
+    monkeypatch.setattr(clock, 'now_utc', lambda: local(2026, 12, 2, 9))
+    with in_tenant(tenant):
+        assert generation.remind_certificates() == 1  # the one due 1 January is now 30 days away
