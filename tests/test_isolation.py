@@ -55,6 +55,7 @@ def world(app, tmp_path_factory):
         world.update(_notices_of_a(world['resident_id']))
         world.update(_billing_of_a(world))
         world.update(_repairs_of_a(world))
+        world.update(_inspections_of_a(world))
     with app.app_context(), tenant_scope(b_id):
         for role in ('admin', 'staff', 'resident'):
             user = User(name=f'B{role}', email=f'{role}@b-{b_slug}.cn', role=role,
@@ -176,7 +177,8 @@ OBJECT_PARAMS = {'user_id', 'job_id', 'token', 'building_id', 'unit_id', 'room_i
                  'occupancy_id', 'vehicle_id', 'renovation_id', 'gate_id', 'grant_id', 'batch_id',
                  'announcement_id', 'attachment_id', 'message_id', 'template_id', 'survey_id', 'question_id',
                  'fee_item_id', 'rule_id', 'reading_id', 'run_id', 'bill_id', 'payment_id', 'hold_id',
-                 'order_id', 'mandate_id', 'line_id', 'photo_id', 'group_id', 'visit_id', 'category_id'}
+                 'order_id', 'mandate_id', 'line_id', 'photo_id', 'group_id', 'visit_id', 'category_id',
+                 'device_id', 'certificate_id', 'plan_id', 'task_id'}
 
 
 def a_values(world) -> dict:
@@ -221,6 +223,33 @@ def _repairs_of_a(world: dict) -> dict:
     db.session.commit()
     return {'work_order_id': order.id, 'photo_id': photo.id, 'group_id': group.id, 'visit_id': visit.id,
             'category_id': category.id, 'dispatch_rule_id': dispatch_rule.id}
+
+
+def _inspections_of_a(world: dict) -> dict:
+    """A's device with a certificate, an inspection plan covering it and a done task with its work order, marked.
+    Runs in A's scope."""
+    from datetime import UTC, date, datetime
+
+    from propsaas.extensions import db
+    from propsaas.inspections import models as i
+
+    device = i.Device(code=f'{MARK}-DT', name=MARK, category='lift', location=MARK, vendor=MARK, note=MARK)
+    db.session.add(device)
+    db.session.flush()
+    certificate = i.DeviceCertificate(device_id=device.id, name=MARK, number=MARK, expires_on=date(2026, 12, 31))
+    plan = i.InspectionPlan(code='mark_plan', name=MARK, target='lift', starts_on=date(2026, 11, 1),
+                            frequency={'kind': 'daily', 'times': 1}, checklist=[{'label': MARK, 'kind': 'check'}],
+                            points=[MARK], duty='technician', note=MARK)
+    db.session.add_all([certificate, plan])
+    db.session.flush()
+    db.session.add(i.InspectionPlanDevice(plan_id=plan.id, device_id=device.id))
+    start = datetime(2026, 11, 30, 16, tzinfo=UTC)
+    task = i.InspectionTask(plan_id=plan.id, device_id=device.id, target_key=device.id, period_start=start,
+                            due_at=datetime(2026, 12, 1, 16, tzinfo=UTC),
+                            status='done', results=[{'ok': False, 'value': None, 'note': MARK}])
+    db.session.add(task)
+    db.session.commit()
+    return {'device_id': device.id, 'certificate_id': certificate.id, 'plan_id': plan.id, 'task_id': task.id}
 
 
 #: a URL parameter name two features share: A's value for it under these path prefixes is world[key]

@@ -12,6 +12,7 @@ Another project's task or device is 404; a task not the user's 403; a task done 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from functools import wraps
 
 import marshmallow as ma
 import sqlalchemy as sa
@@ -186,6 +187,17 @@ def _task(task_id: int, *, lock: bool = False) -> InspectionTask:
     return task
 
 
+def _existing(view):
+    """Before the body is read: another project's task (or none) is 404 whatever is posted."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        _task(kwargs['task_id'])
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 def _with_places(query):
     return query.options(joinedload(InspectionTask.plan), joinedload(InspectionTask.device))
 
@@ -243,11 +255,12 @@ def check_in_task(task_id):
 
 
 @blp.route('/inspections/tasks/<int:task_id>/photos', methods=['POST'])
+@api_login_required(*STAFF)
+@_existing
 @blp.arguments(InspectionPhotoUploadSchema, location='files')
 @blp.response(201, InspectionPhotoCountSchema)
 @errors(blp, 401, 403, 404, 409, 415, 422)
 @blp.doc(security=BEARER)
-@api_login_required(*STAFF)
 def upload_task_photo(files, task_id):
     """Add one photo (multipart/form-data, field ``photo``) before completing: at most 6 per task."""
     task = _task(task_id, lock=True)
@@ -258,11 +271,12 @@ def upload_task_photo(files, task_id):
 
 
 @blp.route('/inspections/tasks/<int:task_id>/complete', methods=['POST'])
+@api_login_required(*STAFF)
+@_existing
 @blp.arguments(InspectionCompleteSchema)
 @blp.response(200, InspectionOutcomeSchema)
 @errors(blp, 401, 403, 404, 409, 415, 422)
 @blp.doc(security=BEARER)
-@api_login_required(*STAFF)
 def complete_task(data, task_id):
     """Record every item; the photos uploaded before count for the plan's requirement. A failed check or a reading
     out of range opens one work order (dispatched by the repair rules)."""

@@ -9,5 +9,6 @@ from . import (  # noqa: E402,F401  (pages, the maintenance task, the template's
     generation,
     plan_views,
     provisioning,
+    report_views,
     task_views,
 )

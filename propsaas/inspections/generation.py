@@ -157,10 +157,12 @@ def tell_admins_missed(missed: list[InspectionTask]) -> int:
     plans = sorted(set(db.session.execute(sa.select(InspectionPlan.name).where(
         InspectionPlan.id.in_({task.plan_id for task in missed}))).scalars()))
     names = '、'.join(plans[:10]) + ('等' if len(plans) > 10 else '')
+    zone = clock.tenant_zone(db.session.get(Tenant, current_tenant_id()))
+    first_day = min(task.period_start for task in missed).astimezone(zone).date()
     try:
         result = notify_staff(admin_ids(), 'inspection_missed', {'count': len(missed), 'plans': names},
                               source_key=f'inspections:missed:{missed[0].id}-{missed[-1].id}',
-                              link='/inspections/tasks?status=missed')
+                              link=f'/inspections/tasks?status=missed&day={first_day.isoformat()}')
     except DomainError as exc:
         db.session.rollback()
         log.warning('missed-inspection message not sent: %s', exc.message)

@@ -27,7 +27,7 @@ from ..errors import DomainError
 
 KINDS = ('daily', 'weekly', 'monthly', 'every_days')
 KIND_NAMES = {'daily': _l('每天'), 'weekly': _l('每周'), 'monthly': _l('每月'), 'every_days': _l('每隔 N 天')}
-WEEKDAY_NAMES = ('一', '二', '三', '四', '五', '六', '日')
+WEEKDAY_NAMES = (_l('周一'), _l('周二'), _l('周三'), _l('周四'), _l('周五'), _l('周六'), _l('周日'))
 MAX_TIMES_PER_DAY = 48
 
 
@@ -79,11 +79,11 @@ class Frequency:
         return {'kind': self.kind, **{key: data[key] for key in keep}}
 
     def describe(self) -> str:
-        """'每天 2 次', '每周一、四', '每 3 个月 15 日', '每 15 天', in words for the pages."""
+        """'每天 2 次', '每周一、周四', '每 3 个月 15 日', '每 15 天', in words for the pages."""
         if self.kind == 'daily':
             return str(_l('每天')) if self.times == 1 else str(_l('每天 %(n)s 次', n=self.times))
         if self.kind == 'weekly':
-            return str(_l('每周%(days)s', days='、'.join(WEEKDAY_NAMES[d] for d in self.weekdays)))
+            return str(_l('每%(days)s', days='、'.join(str(WEEKDAY_NAMES[d]) for d in self.weekdays)))
         if self.kind == 'monthly':
             day = str(_l('月末')) if self.day == 31 else str(_l('%(d)s 日', d=self.day))
             if self.months == 1:

@@ -220,7 +220,7 @@ def test_missed_tasks_are_flagged_once_and_the_admins_told(app, project, in_tena
             sa.select(Message.user_id, Message.title, Message.body, Message.link)
             .where(Message.user_id == admin)).all()
         assert title == f'{due_by_noon} 项巡检漏检' and '秩序巡逻打卡' in body
-        assert link == '/inspections/tasks?status=missed'
+        assert link == '/inspections/tasks?status=missed&day=2026-12-01'
 
 
 def test_certificates_about_to_lapse_are_reminded_once(project, in_tenant, make_user, monkeypatch):
