@@ -7,6 +7,7 @@ bp = Blueprint('inspections', __name__)
 from . import (  # noqa: E402,F401  (pages, the maintenance task, the template's plans)
     device_views,
     generation,
+    maintenance_views,
     plan_views,
     provisioning,
     report_views,

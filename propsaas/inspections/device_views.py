@@ -19,10 +19,11 @@ from ..auth.sessions import require_duty
 from ..core.navigation import add_nav
 from ..errors import DomainError
 from ..extensions import db
+from ..money import format_yuan
 from ..repairs.models import STATUS_NAMES as ORDER_STATUS_NAMES
 from ..tenancy import clock
 from ..tenancy.clock import local_datetime
-from . import bp, devices, labels
+from . import bp, devices, labels, maintenance
 from .device_forms import ActionForm, CertificateForm, DeviceForm
 from .models import DEVICE_CATEGORY_NAMES, DEVICE_STATUS_NAMES, TASK_STATUS_NAMES, Device
 
@@ -118,6 +119,8 @@ def _device_page(device: Device, status: int = 200, error=None, certificate_form
     return render_template('inspections/device_detail.html', **_context(
         device=device, tasks=devices.recent_tasks(device, clock.now_utc()),
         to_do=devices.tasks_to_do(device, clock.now_utc()), work_orders=devices.work_orders_of(device),
+        records=maintenance.records_of(device), stock_parts=maintenance.parts_in_stock(),
+        format_yuan=format_yuan, part_rows=range(5),
         order_statuses=ORDER_STATUS_NAMES, task_statuses=TASK_STATUS_NAMES,
         local_datetime=local_datetime, superseded=devices.superseded_ids(device), error=error,
         certificate_form=certificate_form or CertificateForm(), action_form=ActionForm())), status

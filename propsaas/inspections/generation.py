@@ -31,6 +31,7 @@ from ..tenancy import clock
 from ..tenancy.context import current_tenant_id, platform_scope, tenant_scope
 from ..tenancy.models import Tenant
 from ..tenancy.provisioning import active_tenants
+from .maintenance import remind_low_stock
 from .models import TARGET_DEVICES, Device, DeviceCertificate, InspectionPlan, InspectionPlanDevice, InspectionTask
 from .schedule import Frequency, periods
 
@@ -204,14 +205,15 @@ def remind_certificates(now: datetime | None = None) -> int:
 
 
 def run_hourly(now: datetime | None = None) -> dict:
-    """The project's hourly work: flag missed tasks (and tell the admins), remind of certificates about to lapse,
-    then generate ahead. Commits."""
+    """The project's hourly work: flag missed tasks (and tell the admins), remind of certificates about to lapse
+    and of spare parts running low, then generate ahead. Commits."""
     now = now or clock.now_utc()
     missed = flag_missed(now)
     db.session.commit()
     tell_admins_missed(missed)
     reminded = remind_certificates(now)
-    return {**generate_ahead(now).as_dict(), 'missed': len(missed), 'certificates': reminded}
+    low = remind_low_stock(now)
+    return {**generate_ahead(now).as_dict(), 'missed': len(missed), 'certificates': reminded, 'low_stock': low}
 
 
 @job(_l('巡检任务：生成与漏检'))
@@ -254,6 +256,7 @@ def generate_now(slug: str | None = None, first: date | None = None,
             db.session.commit()
             tell_admins_missed(missed)
             remind_certificates()
+            remind_low_stock()
             tenant = db.session.get(Tenant, tenant_id)
             start = first or clock.tenant_today(tenant)
             report = generate(start, start + timedelta(days=days))

@@ -208,3 +208,75 @@ class InspectionPhoto(TenantScoped, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     task: Mapped[InspectionTask] = relationship(back_populates='photos')
+
+
+class MaintenanceRecord(TenantScoped, db.Model):
+    """维保记录: a maintenance visit to a device — when, by which contractor, what was done, the parts replaced
+    ([{"name", "quantity", "cost_fen", "spare_part_id"}], those from the stock taken out of it) and when the next
+    one is due."""
+
+    __tablename__ = 'maintenance_records'
+    __table_args__ = (sa.Index('ix_maintenance_records_device', 'tenant_id', 'device_id', 'done_on'),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(sa.ForeignKey('devices.id', ondelete='CASCADE'))
+    done_on: Mapped[date]
+    contractor: Mapped[str | None] = mapped_column(sa.String(100))
+    work_done: Mapped[str] = mapped_column(sa.Text)
+    parts: Mapped[list] = mapped_column(sa.JSON, default=list)
+    next_due_on: Mapped[date | None]
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey('users.id', ondelete='SET NULL'))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    device: Mapped[Device] = relationship()
+
+    @property
+    def parts_cost_fen(self) -> int:
+        return sum(int(part.get('cost_fen') or 0) for part in self.parts or [])
+
+
+class SparePart(TenantScoped, db.Model):
+    """A spare part kept in stock (备品备件): taken out by maintenance records and by work orders that name it; a
+    stock at or below ``min_stock`` is low (the admins are told when it falls there)."""
+
+    __tablename__ = 'spare_parts'
+    __table_args__ = (sa.UniqueConstraint('tenant_id', 'name'),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: as technicians write it on a work order: a work order's part of exactly this name takes from the stock
+    name: Mapped[str] = mapped_column(sa.String(60))
+    unit: Mapped[str] = mapped_column(sa.String(10), default='个')
+    #: may fall below 0 when a work order used more than was recorded: a count is due then
+    stock: Mapped[int] = mapped_column(default=0)
+    min_stock: Mapped[int] = mapped_column(default=0)
+    note: Mapped[str | None] = mapped_column(sa.String(200))
+    #: when the admins were told it is low (cleared when the stock rises above min_stock again)
+    low_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def low(self) -> bool:
+        return self.stock <= self.min_stock
+
+
+class SparePartMovement(TenantScoped, db.Model):
+    """One change of a part's stock: received (+), used by a maintenance record or a work order (−), or a count
+    (盘点, the difference). The stock's history."""
+
+    __tablename__ = 'spare_part_movements'
+    __table_args__ = (
+        sa.CheckConstraint("reason in ('received', 'maintenance', 'work_order', 'count')", name='reason'),
+        sa.Index('ix_spare_part_movements_part', 'tenant_id', 'part_id', 'id'),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    part_id: Mapped[int] = mapped_column(sa.ForeignKey('spare_parts.id', ondelete='CASCADE'))
+    change: Mapped[int]
+    reason: Mapped[str] = mapped_column(sa.String(12))
+    maintenance_record_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey('maintenance_records.id', ondelete='SET NULL'), index=True)
+    work_order_id: Mapped[int | None] = mapped_column(sa.ForeignKey('work_orders.id', ondelete='SET NULL'),
+                                                      index=True)
+    note: Mapped[str | None] = mapped_column(sa.String(200))
+    by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey('users.id', ondelete='SET NULL'))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

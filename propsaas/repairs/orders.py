@@ -329,6 +329,9 @@ def complete(order: WorkOrder, *, by_user, note, parts=None, now: datetime | Non
     now = now or utcnow()
     _move(order, 'completed', actor, 'completed', note=note[:500], now=now)
     order.completion_note, order.parts, order.completed_at = note, parts, now
+    from ..inspections.maintenance import use_parts_of_order
+
+    use_parts_of_order(order, actor.user_id)  # the parts named like stock parts leave the stock
     return order
 
 
