@@ -120,6 +120,7 @@ def _device_page(device: Device, status: int = 200, error=None, certificate_form
         device=device, tasks=devices.recent_tasks(device, clock.now_utc()),
         to_do=devices.tasks_to_do(device, clock.now_utc()), work_orders=devices.work_orders_of(device),
         records=maintenance.records_of(device), stock_parts=maintenance.parts_in_stock(),
+        failures=devices.failures_of(device, _today(), clock.tenant_zone(g.tenant)),
         format_yuan=format_yuan, part_rows=range(5),
         order_statuses=ORDER_STATUS_NAMES, task_statuses=TASK_STATUS_NAMES,
         local_datetime=local_datetime, superseded=devices.superseded_ids(device), error=error,

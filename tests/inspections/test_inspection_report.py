@@ -133,3 +133,12 @@ def test_roles_and_constant_statements(app, fixture, in_tenant, make_user, clien
         with count_queries(app) as statements:
             report.compute(session.get(Tenant, tenant.id), date(2026, 11, 1), date(2026, 11, 30), NOW)
     assert len(statements) <= report.STATEMENTS + 1
+
+
+def test_the_device_page_shows_its_failures_of_the_last_year(fixture, client_for):
+    tenant, li, _wang, _admin, p1, p2 = fixture
+    # P1: installed in 2020, so in the ledger all of the last 365 days; one failure (the cancelled one not counted)
+    page = client_for(tenant, li).get(f'/equipment/{p1}').text
+    assert '近一年故障 1 次，月均 0.08 次，平均故障间隔 365.0 天' in page
+    # P2 entered the ledger on 1 October (61 days to 30 November), no failure
+    assert '近一年故障 0 次，月均 0.00 次，平均故障间隔 —' in client_for(tenant, li).get(f'/equipment/{p2}').text
