@@ -16,8 +16,7 @@ from functools import wraps
 
 import marshmallow as ma
 import sqlalchemy as sa
-from flask import abort, g, request
-from flask_smorest import Blueprint
+from flask import abort, g
 from flask_smorest.fields import Upload
 from marshmallow import validate
 from sqlalchemy.orm import joinedload
@@ -32,6 +31,7 @@ from ..repairs.photos import IMAGE_MAX_BYTES
 from ..tenancy import clock
 from .auth import BEARER, api_login_required
 from .schemas import PageArgsSchema, errors, page_of, paginate
+from .uploads import UploadsBlueprint
 
 PREFIX = ''
 UPLOAD_ENDPOINTS = ('upload_task_photo',)
@@ -39,24 +39,8 @@ STAFF = ('admin', 'staff')
 _ID = validate.Range(min=1, max=MAX_ID)
 
 
-class _InspectionsBlueprint(Blueprint):
-    """Photo uploads are multipart/form-data: the API-wide "bodies are JSON" check lets them through."""
-
-    def before_request(self, f):
-        from . import _require_json_body
-
-        if f is _require_json_body:
-            def _json_body_except_uploads():
-                if request.endpoint in {f'{self.name}.{name}' for name in UPLOAD_ENDPOINTS} \
-                        and request.mimetype == 'multipart/form-data':
-                    return None
-                return _require_json_body()
-
-            return super().before_request(_json_body_except_uploads)
-        return super().before_request(f)
-
-
-blp = _InspectionsBlueprint('api_inspections', __name__, description='Inspection tasks (巡检任务)')
+blp = UploadsBlueprint('api_inspections', __name__, description='Inspection tasks (巡检任务)',
+                       upload_endpoints=UPLOAD_ENDPOINTS)
 
 
 # --- schemas ------------------------------------------------------------------------------------------------------

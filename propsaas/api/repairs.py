@@ -20,8 +20,7 @@ from functools import wraps
 
 import marshmallow as ma
 import sqlalchemy as sa
-from flask import abort, g, request, send_file, url_for
-from flask_smorest import Blueprint
+from flask import abort, g, send_file, url_for
 from flask_smorest.fields import Upload
 from marshmallow import validate
 from sqlalchemy.orm import selectinload
@@ -35,30 +34,14 @@ from ..repairs.models import OPEN_STATUSES, STATUS_NAMES, STATUSES, URGENCIES, W
 from ..tenancy import clock
 from .auth import BEARER, api_login_required
 from .schemas import ErrorSchema, PageArgsSchema, errors, page_of, paginate
+from .uploads import UploadsBlueprint
 
 PREFIX = ''
 UPLOAD_ENDPOINTS = ('upload_my_photo', 'upload_after_photo')
 
 
-class _RepairsBlueprint(Blueprint):
-    """Photo uploads are multipart/form-data: the API-wide "bodies are JSON" check (api/__init__) lets them through.
-    Every other before_request function is registered unchanged."""
-
-    def before_request(self, f):
-        from . import _require_json_body
-
-        if f is _require_json_body:
-            def _json_body_except_uploads():
-                if request.endpoint in {f'{self.name}.{name}' for name in UPLOAD_ENDPOINTS} \
-                        and request.mimetype == 'multipart/form-data':
-                    return None
-                return _require_json_body()
-
-            return super().before_request(_json_body_except_uploads)
-        return super().before_request(f)
-
-
-blp = _RepairsBlueprint('api_repairs', __name__, description='Repair work orders (报修工单)')
+blp = UploadsBlueprint('api_repairs', __name__, description='Repair work orders (报修工单)',
+                       upload_endpoints=UPLOAD_ENDPOINTS)
 
 _ID = validate.Range(min=1, max=MAX_ID)
 STAFF = ('admin', 'staff')

@@ -43,7 +43,6 @@ import random  # noqa: E402
 import resource  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import uuid  # noqa: E402
 from datetime import datetime, timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -184,12 +183,7 @@ def phase_bare(path: str) -> dict:
 
 
 def _app(app_url: str, owner_url: str | None, instance: str):
-    os.environ.update(PROPSAAS_INSTANCE_DIR=instance, SECRET_KEY='bench-import-' + uuid.uuid4().hex)
-    from propsaas import create_app
-
-    return create_app({'SQLALCHEMY_DATABASE_URI': app_url, 'MIGRATION_DATABASE_URL': owner_url or None,
-                       'FILES_DIR': os.path.join(instance, 'files'), 'REDIS_URL': None,
-                       'RATELIMIT_STORAGE_URI': 'memory://', 'BASE_DOMAIN': 'localhost'})
+    return throwaway.make_app('import', app_url, owner_url, instance)
 
 
 def phase_migrate(app_url: str, owner_url: str | None, instance: str) -> dict:

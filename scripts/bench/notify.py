@@ -39,7 +39,6 @@ import json  # noqa: E402
 import platform  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from scripts.bench import throwaway  # noqa: E402
@@ -59,12 +58,7 @@ def log(message: str) -> None:
 # --- the phase (its own subprocess per database) -----------------------------------------------------------------
 
 def _app(app_url: str, owner_url: str | None, instance: str):
-    os.environ.update(PROPSAAS_INSTANCE_DIR=instance, SECRET_KEY='bench-notify-' + uuid.uuid4().hex)
-    from propsaas import create_app
-
-    return create_app({'SQLALCHEMY_DATABASE_URI': app_url, 'MIGRATION_DATABASE_URL': owner_url or None,
-                       'FILES_DIR': os.path.join(instance, 'files'), 'REDIS_URL': None,
-                       'RATELIMIT_STORAGE_URI': 'memory://', 'BASE_DOMAIN': 'localhost'})
+    return throwaway.make_app('notify', app_url, owner_url, instance)
 
 
 def _build_tenant(slug: str, residents: int) -> int:

@@ -86,3 +86,14 @@ def run_phase(script: str, *args: str, relay: str | None = None, env: dict | Non
             if line.startswith(relay):
                 _stderr(line)
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def make_app(kind: str, app_url: str, owner_url: str | None, instance: str):
+    """The app a benchmark phase measures: its own instance folder and secret, no Redis, rate limits in memory,
+    tenants at <slug>.localhost."""
+    os.environ.update(PROPSAAS_INSTANCE_DIR=instance, SECRET_KEY=f'bench-{kind}-' + uuid.uuid4().hex)
+    from propsaas import create_app
+
+    return create_app({'SQLALCHEMY_DATABASE_URI': app_url, 'MIGRATION_DATABASE_URL': owner_url or None,
+                       'FILES_DIR': os.path.join(instance, 'files'), 'REDIS_URL': None,
+                       'RATELIMIT_STORAGE_URI': 'memory://', 'BASE_DOMAIN': 'localhost'})
