@@ -107,6 +107,34 @@ def _demo_billing(tenant) -> None:
         save_settings('sandbox', enabled=True, values={})
 
 
+def _demo_equipment(tenant) -> None:
+    """Two lifts with their inspection certificates, a water pump, a spare part, and the week's inspection tasks,
+    once, so the ledger, a device's QR page and the technician's rounds have something to show."""
+    from .inspections.generation import generate_ahead
+    from .inspections.maintenance import save_part
+    from .inspections.models import Device, DeviceCertificate
+    from .property.models import Building
+    from .tenancy.clock import tenant_today
+
+    if db.session.execute(sa.select(Device.id)).first() is None:
+        building = db.session.execute(sa.select(Building).order_by(Building.sort_order, Building.id)).scalars().first()
+        today = tenant_today(tenant)
+        lifts = [Device(code=f'DT-0{n}', name=f'{n}号客梯', category='lift',
+                        building_id=building.id if building else None, location=f'{n}单元', model='GeN2',
+                        vendor='奥的斯', installed_on=date(2021, 4, 1), contractor='华东电梯维保有限公司',
+                        contractor_phone='021-55550000') for n in (1, 2)]
+        pump = Device(code='SB-01', name='1号生活水泵', category='water_pump', location='地下一层水泵房',
+                      installed_on=date(2021, 4, 1))
+        db.session.add_all([*lifts, pump])
+        db.session.flush()
+        db.session.add_all([DeviceCertificate(device_id=lift.id, name='电梯定期检验合格证',
+                                              number=f'TSX-2026-{lift.id:04d}', expires_on=date(today.year + 1, 4, 30))
+                            for lift in lifts])
+        save_part(None, name='电梯门机皮带', unit='条', min_stock=2, stock=5)
+        db.session.flush()
+    generate_ahead()
+
+
 @demo_cli.command('setup')
 def setup_cmd():
     """Create (or keep) the demo tenant and its admin, staff and resident; print their logins."""
@@ -132,6 +160,7 @@ def setup_cmd():
         db.session.commit()
         _demo_billing(tenant)
         db.session.commit()
+        _demo_equipment(tenant)
     base = current_app.config['BASE_DOMAIN']
     click.echo(f'demo tenant: http://{DEMO_SLUG}.{base}:{os.environ.get("PORT", "5000")}/')
     for role, name, email, mobile, _duties in DEMO_PEOPLE:

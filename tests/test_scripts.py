@@ -108,4 +108,7 @@ def test_demo_no_serve_sets_up_the_demo_tenant_twice(tmp_path):
         notices = conn.execute('SELECT count(*) FROM announcements').fetchone()[0]
         bills, households = conn.execute('SELECT count(*), count(DISTINCT room_id) FROM bills').fetchone()
         runs = conn.execute('SELECT count(*) FROM bill_runs').fetchone()[0]
+        devices = conn.execute('SELECT count(*) FROM devices').fetchone()[0]
+        lift_tasks = conn.execute("SELECT count(*) FROM inspection_tasks WHERE device_id IS NOT NULL").fetchone()[0]
     assert notices == 1 and runs == 1 and bills == households > 0
+    assert devices == 3 and lift_tasks > 0
