@@ -112,10 +112,9 @@ def _send(order, event, template, who, values, *, staff: bool) -> int:
     source_key = f'workorder:{order.id}:{event.action}:{event.id}'
     try:
         if staff:
+            # an urgent order reaches its technician (and the admins) at any hour, by every channel they have
             result = notify_staff(people, template, values(order, event), source_key=source_key,
-                                  link=f'/repairs/{order.id}',
-                                  urgency='urgent' if event.action == 'overdue' and order.urgency == 'urgent'
-                                  else 'normal')
+                                  link=f'/repairs/{order.id}', urgency=order.urgency)
         else:
             result = notify(people, template, values(order, event), source_key=source_key,
                             link=f'/my/repairs/{order.id}')

@@ -56,6 +56,8 @@ def test_the_assigned_technician_gets_a_message_in_the_inbox_and_by_sms(estate, 
     assert desk.post(f'/repairs/{order_id}/assign', data={'assignee_id': str(e.tech)}).status_code == 303
     with in_tenant(e.tenant) as session:
         number = session.get(WorkOrder, order_id).number
+        # an urgent order: the technician is reached at any hour (quiet hours don't hold the SMS)
+        assert session.execute(sa.select(Message.urgent).where(Message.user_id == e.tech)).scalar_one() is True
     [(user_id, template, title, body, link)] = staff_messages(in_tenant, e.tenant)
     assert (user_id, template, link) == (e.tech, 'repair_dispatched', f'/repairs/{order_id}')
     assert number in title and '1栋1单元101' in title and '加急' in body and '卫生间水管爆裂' in body
