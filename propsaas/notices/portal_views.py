@@ -73,7 +73,8 @@ def inbox_messages():
                            local=lambda v: local_datetime(v, g.tenant))
 
 
-add_nav('notices.inbox', _l('消息'), ('resident', 'admin', 'staff'), badge=inbox.unread_badge)
+add_nav('notices.inbox', _l('消息'), ('resident',), badge=inbox.unread_badge)
+add_nav('notices.inbox', _l('消息'), ('admin', 'staff'), badge=inbox.unread_badge)  # staff's work messages
 
 
 @bp.get('/inbox/<int:message_id>')

@@ -98,6 +98,7 @@ def test_the_inbox_lists_newest_first_opens_marks_read_and_reads_all(compound, c
     assert page.status_code == 200
     assert page.text.index('第三条消息') < page.text.index('第二条消息') < page.text.index('第一条消息')
     assert page.text.count('unread-dot') == 3
+    assert '消息 <span class="badge">3</span>' in page.text  # the resident's menu carries the count
     with in_tenant(c.tenant):
         from propsaas.auth.models import User
         user = db.session.get(User, c.owner_low_user)
