@@ -68,6 +68,7 @@ def select_locale() -> Locale:
 
 def init_tenancy(app: Flask) -> None:
     from .billing import models as _billing  # noqa: F401
+    from .feedback import models as _feedback  # noqa: F401
     from .inspections import models as _inspections  # noqa: F401
     from .notices import models as _notices  # noqa: F401
     from .property import models as _property  # noqa: F401  (tables)
@@ -80,13 +81,13 @@ def init_tenancy(app: Flask) -> None:
 
 
 def init_blueprints(app: Flask) -> None:
-    from . import auth, billing, core, inspections, jobs, notices, platform, property, repairs, residents
+    from . import auth, billing, core, feedback, inspections, jobs, notices, platform, property, repairs, residents
     from .api import init_api
     from .auth import jobs as _auth_jobs  # noqa: F401  (registers the job)
     from .core.navigation import nav_links
 
     for bp in (core.bp, auth.bp, jobs.bp, platform.bp, property.bp, residents.bp, notices.bp, billing.bp,
-               repairs.bp, inspections.bp):
+               repairs.bp, inspections.bp, feedback.bp):
         app.register_blueprint(bp)
     init_api(app)
 

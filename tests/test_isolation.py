@@ -178,7 +178,8 @@ OBJECT_PARAMS = {'user_id', 'job_id', 'token', 'building_id', 'unit_id', 'room_i
                  'announcement_id', 'attachment_id', 'message_id', 'template_id', 'survey_id', 'question_id',
                  'fee_item_id', 'rule_id', 'reading_id', 'run_id', 'bill_id', 'payment_id', 'hold_id',
                  'order_id', 'mandate_id', 'line_id', 'photo_id', 'group_id', 'visit_id', 'category_id',
-                 'device_id', 'certificate_id', 'plan_id', 'task_id', 'part_id'}
+                 'device_id', 'certificate_id', 'plan_id', 'task_id', 'part_id', 'inspection_photo_id',
+                 'feedback_id'}
 
 
 def a_values(world) -> dict:
@@ -247,6 +248,14 @@ def _inspections_of_a(world: dict) -> dict:
     task = i.InspectionTask(plan_id=plan.id, device_id=device.id, target_key=device.id, period_start=start,
                             due_at=datetime(2026, 12, 1, 16, tzinfo=UTC),
                             status='done', results=[{'ok': False, 'value': None, 'note': MARK}])
+    from propsaas import storage
+    from propsaas.feedback.models import Feedback
+
+    key = f'inspections/{MARK.lower()}.jpg'
+    storage.write_atomically(key, MARK.encode())
+    photo = i.InspectionPhoto(task=task, key=key, thumb_key=key, width=1, height=1, size=len(MARK))
+    feedback = Feedback(user_id=world['staff_id'], kind='problem', text=MARK, page=f'/{MARK}', status='open')
+    db.session.add_all([photo, feedback])
     part = i.SparePart(name=MARK, unit='个', stock=3, min_stock=1, note=MARK)
     db.session.add_all([task, part, i.MaintenanceRecord(device_id=device.id, done_on=date(2026, 11, 30),
                                                         contractor=MARK, work_done=MARK)])
@@ -254,7 +263,7 @@ def _inspections_of_a(world: dict) -> dict:
     db.session.add(i.SparePartMovement(part_id=part.id, change=3, reason='received', note=MARK))
     db.session.commit()
     return {'device_id': device.id, 'certificate_id': certificate.id, 'plan_id': plan.id, 'task_id': task.id,
-            'part_id': part.id}
+            'part_id': part.id, 'inspection_photo_id': photo.id, 'feedback_id': feedback.id}
 
 
 #: a URL parameter name two features share: A's value for it under these path prefixes is world[key]

@@ -8,7 +8,9 @@ staff may look at it, residents not at all (403).
 """
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+import io
+
+from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -16,14 +18,14 @@ from ..auth.sessions import require_staff
 from ..errors import DomainError
 from ..extensions import db
 from ..models_base import MAX_ID, get_or_404
-from ..repairs import dispatch, notify
+from ..repairs import dispatch, notify, photos
 from ..repairs.models import WorkOrder
 from ..repairs.photos import read_uploads
 from ..repairs.portal_views import allow_photo_uploads
 from ..tenancy import clock
 from ..tenancy.clock import local_datetime
 from . import bp, tasks
-from .models import TASK_STATUS_NAMES, InspectionTask
+from .models import TASK_STATUS_NAMES, InspectionPhoto, InspectionTask
 from .task_forms import ActionForm
 
 
@@ -100,3 +102,29 @@ def task_complete(task_id):
     else:
         flash(_('巡检已完成，全部正常'))
     return redirect(url_for('inspections.task_do', task_id=task_id), 303)
+
+
+# --- photos -------------------------------------------------------------------------------------------------------
+
+def _photo(inspection_photo_id: int, thumb: bool):
+    """A task's photo for the project's staff (another project's, or none: 404)."""
+    photo = get_or_404(InspectionPhoto, inspection_photo_id)
+    data = photos.read(photo, thumb)
+    if data is None:
+        abort(404)
+    response = send_file(io.BytesIO(data), mimetype='image/jpeg', max_age=0)
+    response.headers['X-Content-Type-Options'] = 'nosniff'
+    response.headers['Cache-Control'] = 'private, no-cache'
+    return response
+
+
+@bp.get('/inspections/photos/<int:inspection_photo_id>', endpoint='task_photo')
+@require_staff
+def task_photo(inspection_photo_id):
+    return _photo(inspection_photo_id, False)
+
+
+@bp.get('/inspections/photos/<int:inspection_photo_id>/thumb', endpoint='task_photo_thumb')
+@require_staff
+def task_photo_thumb(inspection_photo_id):
+    return _photo(inspection_photo_id, True)

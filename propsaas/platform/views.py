@@ -1,6 +1,8 @@
 """The platform host (the bare base domain): landing page, operator console, health check."""
+import io
+
 import sqlalchemy as sa
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from redis.exceptions import RedisError
@@ -12,8 +14,16 @@ from ..auth.sessions import mark_session_host
 from ..auth.throttle import throttle_failed_logins
 from ..errors import DomainError
 from ..extensions import db
+from ..feedback import services as feedback_services
+from ..feedback.forms import AnswerForm
+from ..feedback.models import KIND_NAMES as FEEDBACK_KINDS
+from ..feedback.models import STATUS_NAMES as FEEDBACK_STATUSES
+from ..feedback.models import Feedback
 from ..jobs.queue import redis_connection, rq_queue
+from ..models_base import get_or_404
 from ..tenancy import provisioning
+from ..tenancy.clock import local_datetime
+from ..tenancy.context import tenant_scope
 from ..tenancy.guards import platform_only
 from ..tenancy.models import Tenant
 from . import bp
@@ -76,6 +86,99 @@ def set_tenant_status(slug, action):
     db.session.commit()
     flash(_('已暂停 %(name)s', name=tenant.name) if action == 'suspend' else _('已恢复 %(name)s', name=tenant.name))
     return redirect(url_for('platform.tenants'))
+
+
+# --- feedback from the projects (问题反馈) -------------------------------------------------------------------------
+
+@bp.get('/operator/feedback')
+def feedback_list():
+    """Every project's feedback, open first, filtered by status."""
+    if (denied := _operator_required()) is not None:
+        return denied
+    status = request.args.get('status') if request.args.get('status') in FEEDBACK_STATUSES else None
+    page = max(request.args.get('page', 1, type=int), 1)
+    pagination = feedback_services.all_feedback(status, page)
+    return render_template('platform/feedback_list.html', pagination=pagination, status=status,
+                           statuses=FEEDBACK_STATUSES, kinds=FEEDBACK_KINDS, local=local_datetime,
+                           filters={'status': status} if status else {})
+
+
+def _feedback_tenant(feedback_id: int) -> Tenant:
+    """The project of a feedback (the operator reads it inside that project's scope); no such feedback: 404."""
+    tenant = feedback_services.tenant_of(feedback_id)
+    if tenant is None:
+        abort(404)
+    return tenant
+
+
+def _render_feedback(feedback_id: int, form: AnswerForm | None = None, status: int = 200):
+    tenant = _feedback_tenant(feedback_id)
+    with tenant_scope(tenant.id):
+        feedback = get_or_404(Feedback, feedback_id)
+        return render_template('platform/feedback_detail.html', feedback=feedback, project=tenant,
+                               form=form or AnswerForm(formdata=None), statuses=FEEDBACK_STATUSES,
+                               kinds=FEEDBACK_KINDS, local=local_datetime), status
+
+
+@bp.get('/operator/feedback/<int:feedback_id>')
+def feedback_detail(feedback_id):
+    if (denied := _operator_required()) is not None:
+        return denied
+    return _render_feedback(feedback_id)
+
+
+@bp.get('/operator/feedback/<int:feedback_id>/screenshot')
+def feedback_screenshot(feedback_id):
+    if (denied := _operator_required()) is not None:
+        return denied
+    tenant = _feedback_tenant(feedback_id)
+    with tenant_scope(tenant.id):  # files are stored per project
+        data = feedback_services.read_screenshot(get_or_404(Feedback, feedback_id))
+    if data is None:
+        abort(404)
+    response = send_file(io.BytesIO(data), mimetype='image/jpeg', max_age=0)
+    response.headers['Cache-Control'] = 'private, no-cache'
+    return response
+
+
+@bp.post('/operator/feedback/<int:feedback_id>/answer')
+def answer_feedback(feedback_id):
+    if (denied := _operator_required()) is not None:
+        return denied
+    tenant = _feedback_tenant(feedback_id)
+    form = AnswerForm()
+    if not form.validate_on_submit():
+        return _render_feedback(feedback_id, form, 422)
+    with tenant_scope(tenant.id):
+        feedback = get_or_404(Feedback, feedback_id)
+        try:
+            feedback_services.answer_feedback(feedback, current_user, form.answer.data)
+        except DomainError as e:
+            db.session.rollback()
+            form.answer.errors = [*form.answer.errors, e.message]
+            return _render_feedback(feedback_id, form, e.status_code)
+        db.session.commit()
+        feedback_services.tell_sender(feedback)
+    flash(_('已答复，反馈人会收到通知'))
+    return redirect(url_for('platform.feedback_detail', feedback_id=feedback_id))
+
+
+@bp.post('/operator/feedback/<int:feedback_id>/close')
+def close_feedback(feedback_id):
+    if (denied := _operator_required()) is not None:
+        return denied
+    tenant = _feedback_tenant(feedback_id)  # the CSRF token is checked for every POST (CSRFProtect)
+    with tenant_scope(tenant.id):
+        feedback = get_or_404(Feedback, feedback_id)
+        try:
+            feedback_services.close_feedback(feedback)
+        except DomainError as e:
+            db.session.rollback()
+            flash(e.message, 'error')
+            return redirect(url_for('platform.feedback_detail', feedback_id=feedback_id))
+        db.session.commit()
+    flash(_('反馈已关闭'))
+    return redirect(url_for('platform.feedback_list'))
 
 
 @bp.get('/healthz')

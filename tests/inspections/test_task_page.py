@@ -145,3 +145,23 @@ def test_a_missed_task_can_still_be_done_late(site, client_for, in_tenant, monke
                      content_type='multipart/form-data').status_code == 303
     with in_tenant(tenant) as session:
         assert session.get(InspectionTask, task_id).status == 'done'
+
+
+def test_the_photos_are_shown_to_staff_without_their_exif(site, client_for, in_tenant, make_user):
+    from tests.repairs.test_photos import phone_jpeg
+
+    tenant, tech_id, guard_id, task_id = site()
+    data = form(photos=0)
+    data['photos'] = [(io.BytesIO(phone_jpeg()), 'IMG_0001.jpg')]
+    tech = client_for(tenant, tech_id)
+    assert tech.post(f'/inspections/tasks/{task_id}', data=data, content_type='multipart/form-data').status_code == 303
+    with in_tenant(tenant) as session:
+        photo_id = session.execute(sa.select(InspectionPhoto.id)).scalar_one()
+    assert f'/inspections/photos/{photo_id}/thumb' in tech.get(f'/inspections/tasks/{task_id}').text
+    for path in (f'/inspections/photos/{photo_id}', f'/inspections/photos/{photo_id}/thumb'):
+        shown = client_for(tenant, guard_id).get(path)  # any staff member of the project
+        assert shown.status_code == 200 and shown.mimetype == 'image/jpeg'
+        assert not Image.open(io.BytesIO(shown.data)).getexif()
+    assert client_for(tenant, make_user(tenant, 'resident')).get(f'/inspections/photos/{photo_id}').status_code == 403
+    other, other_tech, _guard, _task = site('别的照片小区')
+    assert client_for(other, other_tech).get(f'/inspections/photos/{photo_id}').status_code == 404
