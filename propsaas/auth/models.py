@@ -156,3 +156,23 @@ class OperatorSession(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     operator: Mapped[Operator] = relationship()
+
+
+class OperatorAction(db.Model):
+    """操作日志: what an operator did on the platform (logged in, suspended or resumed a project, answered or closed
+    feedback), for the audit page. A platform table: no tenant scope; the project it concerned, if any."""
+
+    __tablename__ = 'operator_actions'
+    __table_args__ = (sa.Index('ix_operator_actions_at', 'at'),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator_id: Mapped[int | None] = mapped_column(sa.ForeignKey('operators.id', ondelete='SET NULL'), index=True)
+    action: Mapped[str] = mapped_column(sa.String(30))
+    #: the project it concerned (None: the platform itself); named so it is no tenant-scoped column
+    project_id: Mapped[int | None] = mapped_column(sa.ForeignKey('tenants.id', ondelete='SET NULL'))
+    detail: Mapped[str | None] = mapped_column(sa.String(300))
+    #: where the request came from
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    operator: Mapped[Operator | None] = relationship()

@@ -26,7 +26,7 @@ from ..tenancy.clock import local_datetime
 from ..tenancy.context import tenant_scope
 from ..tenancy.guards import platform_only
 from ..tenancy.models import Tenant
-from . import bp
+from . import audit, bp
 
 platform_only(bp)
 
@@ -52,6 +52,7 @@ def login():
         auth_services.start_operator_session(operator)
         login_user(operator)
         mark_session_host()
+        audit.record(operator, 'login')
         db.session.commit()
         return redirect(url_for('platform.tenants'))
     return render_template('platform/login.html', form=form)
@@ -71,8 +72,10 @@ def logout():
 def tenants():
     if (denied := _operator_required()) is not None:
         return denied
-    return render_template('platform/tenants.html', tenants=provisioning.list_tenants(),
-                           base_domain=current_app.config['BASE_DOMAIN'])
+    tenants = provisioning.list_tenants()
+    return render_template('platform/tenants.html', tenants=tenants, base_domain=current_app.config['BASE_DOMAIN'],
+                           sizes=audit.sizes(t.id for t in tenants), megabytes=audit.megabytes,
+                           local_datetime=local_datetime)
 
 
 @bp.post('/operator/tenants/<slug>/<any(suspend, resume):action>')
@@ -83,6 +86,7 @@ def set_tenant_status(slug, action):
         tenant = provisioning.set_status(slug, Tenant.SUSPENDED if action == 'suspend' else Tenant.ACTIVE)
     except DomainError as e:
         return render_template('errors/error.html', status=404, message=e.message), 404
+    audit.record(current_user, action, tenant_id=tenant.id, detail=tenant.slug)
     db.session.commit()
     flash(_('已暂停 %(name)s', name=tenant.name) if action == 'suspend' else _('已恢复 %(name)s', name=tenant.name))
     return redirect(url_for('platform.tenants'))
@@ -157,6 +161,7 @@ def answer_feedback(feedback_id):
             db.session.rollback()
             form.answer.errors = [*form.answer.errors, e.message]
             return _render_feedback(feedback_id, form, e.status_code)
+        audit.record(current_user, 'answer_feedback', tenant_id=tenant.id, detail=f'#{feedback_id}')
         db.session.commit()
         feedback_services.tell_sender(feedback)
     flash(_('已答复，反馈人会收到通知'))
@@ -176,9 +181,20 @@ def close_feedback(feedback_id):
             db.session.rollback()
             flash(e.message, 'error')
             return redirect(url_for('platform.feedback_detail', feedback_id=feedback_id))
+        audit.record(current_user, 'close_feedback', tenant_id=tenant.id, detail=f'#{feedback_id}')
         db.session.commit()
     flash(_('反馈已关闭'))
     return redirect(url_for('platform.feedback_list'))
+
+
+@bp.get('/operator/audit')
+def audit_log():
+    """操作日志: what operators did, newest first."""
+    if (denied := _operator_required()) is not None:
+        return denied
+    pagination = audit.recent(max(request.args.get('page', 1, type=int), 1))
+    return render_template('platform/audit.html', pagination=pagination, actions=audit.ACTION_NAMES,
+                           projects=audit.project_names(entry.project_id for entry in pagination.items))
 
 
 @bp.get('/healthz')

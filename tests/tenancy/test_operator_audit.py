@@ -1,0 +1,59 @@
+"""The operator console's audit log and the projects' figures: logging in, suspending and resuming a project are
+logged with the operator, the project and the address; the projects list shows rooms, residents, stored files and
+the last login; none of it for anyone but an operator."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from propsaas import storage
+from propsaas.auth.models import User
+from propsaas.property.models import Building, Room
+from propsaas.residents.models import Resident
+
+
+def operator_client(app, runner):
+    email = f'op-{uuid.uuid4().hex[:6]}@propsaas.cn'
+    created = runner.invoke(args=['operators', 'create', email, '--name', '审计员'],
+                            input='Operator-Pass-77\nOperator-Pass-77\n')
+    assert created.exit_code == 0, created.output
+    client = app.test_client()
+    client.base = 'http://localhost'
+    assert client.post('/operator/login', data={'login': email, 'password': 'Operator-Pass-77'}).status_code == 302
+    return client
+
+
+def test_operator_actions_are_logged(app, runner, make_tenant):
+    tenant = make_tenant(name='审计小区')
+    anonymous = app.test_client()
+    anonymous.base = 'http://localhost'
+    assert anonymous.get('/operator/audit').status_code == 302  # to the operator login
+    client = operator_client(app, runner)
+    assert client.post(f'/operator/tenants/{tenant.slug}/suspend').status_code == 302
+    assert client.post(f'/operator/tenants/{tenant.slug}/resume').status_code == 302
+    page = client.get('/operator/audit')
+    assert page.status_code == 200
+    rows = page.text.split('<tbody>')[1]
+    assert rows.index('恢复项目') < rows.index('暂停项目') < rows.index('登录')  # newest first
+    assert rows.count('审计小区') >= 2 and '审计员' in rows and tenant.slug in rows
+    # on a project's host there is no operator console
+    assert app.test_client().get('/operator/audit', base_url=f'http://{tenant.slug}.localhost').status_code == 404
+
+
+def test_the_projects_list_shows_size_and_activity(app, runner, make_tenant, make_user, in_tenant):
+    tenant = make_tenant(name='规模小区')
+    user_id = make_user(tenant, 'staff')
+    with in_tenant(tenant) as session:
+        building = Building(name='1栋')
+        session.add(building)
+        session.flush()
+        session.add_all([Room(building_id=building.id, number=f'10{n}', code=f'1-1-10{n}', floor=1,
+                              area_m2=Decimal('80.00'), status='occupied') for n in range(3)])
+        session.add_all([Resident(name=f'住户{n}', mobile=f'1390000010{n}') for n in range(2)])
+        session.get(User, user_id).last_login_at = datetime(2026, 11, 30, 1, 30, tzinfo=UTC)
+        storage.write_atomically('audit/report.bin', b'x' * 2_097_152)
+        session.commit()
+    page = operator_client(app, runner).get('/operator/tenants').text
+    row = page.split('规模小区')[1].split('</tr>')[0]
+    assert '3 / 2' in row and '2.0 MB' in row and '2026-11-30 09:30' in row  # Shanghai time
