@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from propsaas.extensions import db
 from propsaas.notices.models import ChannelPreference, ChannelSetting
 from propsaas.property.models import Building, Room, Unit
 from propsaas.residents.models import Occupancy, Resident
@@ -85,3 +86,13 @@ def build_compound(make_tenant, make_user, in_tenant, name: str = '通知小区'
 @pytest.fixture
 def compound(make_tenant, make_user, in_tenant):
     return build_compound(make_tenant, make_user, in_tenant)
+
+
+def no_quiet_hours(tenant_id: int) -> None:
+    """Switch the project's SMS quiet hours off (in the caller's tenant scope), for tests that send by the wall clock:
+    the default 22:00-08:00 would hold their SMS back when the suite runs in a Shanghai evening."""
+    from propsaas.tenancy.models import Tenant
+
+    tenant = db.session.get(Tenant, tenant_id)
+    tenant.settings = {**(tenant.settings or {}), 'notifications': {'quiet_hours': ['00:00', '00:00']}}
+    db.session.flush()

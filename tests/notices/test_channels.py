@@ -26,6 +26,7 @@ from propsaas.notices.channels import (
 from propsaas.notices.delivery import Content, dispatch_due, fan_out
 from propsaas.notices.models import ChannelSetting, Delivery, Message, MessageTemplate
 from propsaas.notices.targeting import Audience
+from tests.notices.compound import no_quiet_hours
 
 SMTP_CONFIG = {'host': 'smtp.example.cn', 'port': 465, 'username': 'notice@example.cn', 'password': 's3cret',
                'security': 'ssl', 'from_address': 'notice@example.cn', 'from_name': '阳光物业服务中心'}
@@ -355,6 +356,7 @@ def test_dispatch_sends_sms_through_aliyun_and_records_the_outcome(compound, in_
                                                params={'amount': '120.00'}, template_code=template.code),
                 channels=['sms'])
         aliyun[1]['body'] = {'Code': 'OK', 'BizId': 'BIZ-1', 'RequestId': 'r'}
+        no_quiet_hours(c.tenant.id)  # sent by the wall clock
         report = dispatch_due()
         assert report.sent == 2
         rows = db.session.execute(sa.select(Delivery).join(Message).where(Delivery.channel == 'sms')).scalars().all()

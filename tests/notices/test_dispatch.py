@@ -11,6 +11,7 @@ from propsaas.notices.delivery import Content, dispatch_due, fan_out, resend_fai
 from propsaas.notices.models import ChannelSetting, Delivery, LoggedMessage, Message
 from propsaas.notices.targeting import Audience
 from propsaas.notices.templates import notify
+from tests.notices.compound import no_quiet_hours
 
 CONTENT = Content(title='停水通知', body='明天停水', short_text='【通知小区】明天停水')
 # 2026-12-03 23:30 and 07:00 in Shanghai
@@ -134,6 +135,7 @@ def test_a_provider_that_raises_is_recorded_and_retried_with_backoff(app, compou
     flaky['13800000001'] = ['boom', 'transient', 'ok']
     flaky['13800000002'] = ['permanent']
     with in_tenant(compound.tenant):
+        no_quiet_hours(compound.tenant.id)  # the retries are timed by the wall clock
         send_to_all(compound, channels=['sms'])
         first = dispatch_due(now=NOON)
         sms = deliveries('sms')
@@ -218,6 +220,7 @@ def test_rate_limit_postpones_the_rest_to_the_next_minute(compound, in_tenant):
 def test_notify_renders_the_tenants_template_per_resident(compound, in_tenant):
     c = compound
     with in_tenant(c.tenant):
+        no_quiet_hours(c.tenant.id)  # notify() sends at once, by the wall clock
         result = notify([c.residents['owner_low'], c.residents['owner_b2']], 'repair_completed',
                         {'order_no': 'BX-0042', 'room': '1栋1单元201'}, source_key='workorder:42:completed',
                         link='/repairs/42')
