@@ -34,6 +34,7 @@ from .models import (
     DeviceCertificate,
     InspectionTask,
 )
+from .report import FailureRate, days_in_ledger
 
 #: the device page lists this many of the device's latest inspection tasks
 RECENT_TASKS = 20
@@ -264,35 +265,21 @@ def tasks_to_do(device: Device, now: datetime) -> list[InspectionTask]:
 
 
 @dataclass
-class DeviceFailures:
+class DeviceFailures(FailureRate):
     """A device's failures over the last year (the figures of inspections.report for one device)."""
 
     failures: int
     days: int
 
-    @property
-    def per_month(self):
-        from .report import per_month
-
-        return per_month(self.failures, self.days)
-
-    @property
-    def mtbf_days(self):
-        from .report import mtbf
-
-        return mtbf(self.days, self.failures)
-
 
 def failures_of(device: Device, today: date, zone) -> DeviceFailures:
     """The work orders linked to the device (cancelled ones excepted) created in the 365 days to ``today``, and the
-    days it was in the ledger then (from its install date or entry, whichever is earlier)."""
+    days it was in the ledger then."""
     start = today - timedelta(days=364)
     low = datetime.combine(start, datetime.min.time(), tzinfo=zone)
     count = db.session.execute(sa.select(sa.func.count()).select_from(WorkOrder).where(
         WorkOrder.device_id == device.id, WorkOrder.status != 'cancelled', WorkOrder.created_at >= low)).scalar_one()
-    entered = device.created_at.astimezone(zone).date() if device.created_at else start
-    since = max(start, min(entered, device.installed_on) if device.installed_on else entered)
-    return DeviceFailures(count, max((today - since).days + 1, 0))
+    return DeviceFailures(count, days_in_ledger(device, start, today, zone))
 
 
 def work_orders_of(device: Device, limit: int = RECENT_TASKS) -> list[WorkOrder]:

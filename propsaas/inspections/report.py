@@ -76,14 +76,12 @@ class PersonFigures:
         return percent(self.assigned_done, self.assigned)
 
 
-@dataclass
-class DeviceFigures:
-    device_id: int
-    code: str
-    name: str
-    category: str
-    days: int
+class FailureRate:
+    """Failures per month and MTBF of ``failures`` over ``days`` in the ledger (the attributes of the class it is
+    mixed into): for a device, or a category (its devices' sums: per device and month)."""
+
     failures: int
+    days: int
 
     @property
     def per_month(self) -> Decimal:
@@ -95,7 +93,17 @@ class DeviceFigures:
 
 
 @dataclass
-class CategoryFigures:
+class DeviceFigures(FailureRate):
+    device_id: int
+    code: str
+    name: str
+    category: str
+    days: int
+    failures: int
+
+
+@dataclass
+class CategoryFigures(FailureRate):
     category: str
     devices: int = 0
     days: int = 0
@@ -104,15 +112,6 @@ class CategoryFigures:
     @property
     def name(self) -> str:
         return str(DEVICE_CATEGORY_NAMES.get(self.category, self.category))
-
-    @property
-    def per_month(self) -> Decimal:
-        """Failures per device and month."""
-        return per_month(self.failures, self.days)
-
-    @property
-    def mtbf_days(self) -> Decimal | None:
-        return mtbf(self.days, self.failures)
 
 
 @dataclass
@@ -153,6 +152,14 @@ def mtbf(days: int, failures: int) -> Decimal | None:
     if not failures:
         return None
     return (Decimal(days) / Decimal(failures)).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)
+
+
+def days_in_ledger(device: Device, start: date, end: date, zone) -> int:
+    """The days from ``start`` to ``end`` (both included) the device was in the ledger: from its install date or its
+    entry, whichever is earlier."""
+    entered = device.created_at.astimezone(zone).date() if device.created_at else start
+    since = max(start, min(entered, device.installed_on) if device.installed_on else entered)
+    return max((end - since).days + 1, 0)
 
 
 def default_range(today: date) -> tuple[date, date]:
@@ -235,9 +242,7 @@ def compute(tenant, start: date, end: date, now: datetime) -> Figures:
     zone = tenant_zone(tenant)
     categories: dict[str, CategoryFigures] = {}
     for device in db.session.execute(sa.select(Device).order_by(Device.category, Device.code)).scalars():
-        entered = device.created_at.astimezone(zone).date() if device.created_at else start
-        since = max(start, min(entered, device.installed_on) if device.installed_on else entered)
-        days = max((end - since).days + 1, 0)
+        days = days_in_ledger(device, start, end, zone)
         if days == 0 and not failures.get(device.id):
             continue
         if device.status == 'retired' and not failures.get(device.id):
