@@ -152,11 +152,7 @@ def _task_out(task: InspectionTask, now: datetime) -> dict:
 def _detail_out(task: InspectionTask) -> dict:
     order = db.session.execute(sa.select(WorkOrder.id, WorkOrder.number)
                                .where(WorkOrder.inspection_task_id == task.id)).first()
-    try:
-        tasks._may_do(task, g.api_user)
-        may_do = task.status != 'done'
-    except tasks.NotAllowed:
-        may_do = False
+    may_do = task.status != 'done' and tasks.may_do(task, g.api_user)
     return {**_task_out(task, clock.now_utc()), 'checklist': list(task.plan.checklist or []),
             'results': list(task.results or []), 'photos': tasks.photo_count(task), 'may_do': may_do,
             'work_order_id': order.id if order else None, 'work_order_number': order.number if order else None}

@@ -29,14 +29,6 @@ from .models import TASK_STATUS_NAMES, InspectionPhoto, InspectionTask
 from .task_forms import ActionForm
 
 
-def _may_do(task: InspectionTask) -> bool:
-    try:
-        tasks._may_do(task, current_user)
-    except DomainError:
-        return False
-    return True
-
-
 def _answers_from(form, checklist: list[dict]) -> list[dict]:
     """One answer per item from the posted fields item-<n>-ok ('1' / '0'), item-<n>-value and item-<n>-note."""
     answers = []
@@ -56,7 +48,7 @@ def _show(task: InspectionTask, status: int = 200, error: str | None = None, ans
     now = clock.now_utc()
     return render_template(
         'inspections/task_do.html', task=task, plan=task.plan, device=task.device, order=order, error=error,
-        may_do=_may_do(task), overdue=task.status == 'open' and task.due_at < now, form=ActionForm(),
+        may_do=tasks.may_do(task, current_user), overdue=task.status == 'open' and task.due_at < now, form=ActionForm(),
         answers=answers or [{} for _item in task.plan.checklist or []], status_names=TASK_STATUS_NAMES,
         local=lambda value: local_datetime(value, g.tenant), photos=list(task.photos)), status
 
@@ -66,7 +58,7 @@ def _show(task: InspectionTask, status: int = 200, error: str | None = None, ans
 def task_page(task_id):
     """The task: the checklist form while it is open (opening it checks the technician in), the results after."""
     task = get_or_404(InspectionTask, task_id)
-    if task.status != 'done' and _may_do(task) and task.checked_in_at is None:
+    if task.status != 'done' and tasks.may_do(task, current_user) and task.checked_in_at is None:
         tasks.check_in(task, by_user=current_user, now=clock.now_utc())
         db.session.commit()
     return _show(task)

@@ -67,12 +67,18 @@ def check_in(task: InspectionTask, *, by_user: User, now: datetime | None = None
     return task
 
 
-def _may_do(task: InspectionTask, user: User) -> None:
+def may_do(task: InspectionTask, user: User) -> bool:
+    """Whether ``user`` may do the task: an admin; the staff member it is assigned to; anyone with the plan's duty
+    when it is assigned to nobody (``doable_by`` is the same in SQL)."""
     if user.role == 'admin':
-        return
+        return True
     plan = task.plan
-    if user.role != 'staff' or not (task.assignee_id == user.id or (
-            task.assignee_id is None and plan.duty and user.has_duty(plan.duty))):
+    return user.role == 'staff' and (task.assignee_id == user.id or bool(
+        task.assignee_id is None and plan.duty and user.has_duty(plan.duty)))
+
+
+def _may_do(task: InspectionTask, user: User) -> None:
+    if not may_do(task, user):
         raise NotAllowed(_l('这项巡检不是派给你的'))
 
 
