@@ -80,7 +80,7 @@ def app(tmp_path_factory):
     app.test_client_class = CsrfClient
     with app.app_context():
         from flask_migrate import upgrade
-        upgrade()
+        upgrade(revision='heads')  # 'heads': every branch, should two migrations ever share a parent
     yield app
     with app.app_context():
         db.engine.dispose()

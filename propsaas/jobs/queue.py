@@ -126,14 +126,43 @@ def enqueue(func, *ids, key: str | None = None, requested_by_id: int | None = No
     if record is None:
         record = JobRecord(kind=spec.name, key=key)
         db.session.add(record)
-    record.args, record.status, record.progress, record.attempts = args, JobRecord.QUEUED, 0, 0
+    record.args = args
+    _queue_again(record, requested_by_id)
+    return record
+
+
+def _queue_again(record: JobRecord, requested_by_id: int | None) -> None:
+    """Reset ``record`` to a fresh QUEUED run with its ids, commit, and send it to the queue."""
+    record.status, record.progress, record.attempts = JobRecord.QUEUED, 0, 0
     record.error = record.result = record.started_at = record.finished_at = None
     record.requested_by_id = requested_by_id
     record.created_at = utcnow()
     db.session.commit()
-    _dispatch(record.id, tenant_id)
+    _dispatch(record.id, record.tenant_id)
     db.session.expire(record)  # an inline run changed it in its own session
-    return record
+
+
+def retry(record: JobRecord) -> None:
+    """Run a failed job of the current tenant again (an operator's 重试): the same ids, attempts counted from zero,
+    the same requester (so they can download the file). Raises DomainError for a job that did not fail."""
+    if record.status != JobRecord.FAILED:
+        raise DomainError(_l('只能重试失败的任务'))
+    if record.kind not in REGISTRY:
+        raise DomainError(_l('未知的任务类型 %(kind)s', kind=record.kind))
+    _forget_rq_failure(record.id)
+    _queue_again(record, record.requested_by_id)
+
+
+def _forget_rq_failure(record_id: int) -> None:
+    """Drop the record's entry from RQ's failed registry (left by a killed work horse), so the queue's failed figure
+    counts only what still failed."""
+    connection = redis_connection()
+    if connection is None:
+        return
+    try:
+        rq_queue(connection).failed_job_registry.remove(_rq_job_id(record_id))
+    except RedisError:
+        pass  # the queue is down: sending the retry reports it
 
 
 def start_unless_current(func, *ids, key: str, done_since: datetime | None = None) -> bool:

@@ -20,7 +20,7 @@ from ..tenancy.context import platform_scope
 from ..tenancy.models import Tenant
 
 ACTION_NAMES = {'login': _l('登录'), 'suspend': _l('暂停项目'), 'resume': _l('恢复项目'),
-                'answer_feedback': _l('答复反馈'), 'close_feedback': _l('关闭反馈')}
+                'answer_feedback': _l('答复反馈'), 'close_feedback': _l('关闭反馈'), 'retry_job': _l('重试任务')}
 PER_PAGE = 50
 
 

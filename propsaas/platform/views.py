@@ -1,4 +1,5 @@
 """The platform host (the bare base domain): landing page, operator console, health check."""
+import functools
 import io
 
 import sqlalchemy as sa
@@ -35,6 +36,14 @@ def _operator_required():
     if not isinstance(current_user._get_current_object(), Operator):
         return redirect(url_for('platform.login', next=request.path))
     return None
+
+
+def operator_required(view):
+    """Operators only: anyone else is sent to the operator login."""
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        return _operator_required() or view(*args, **kwargs)
+    return wrapped
 
 
 @bp.route('/operator/login', methods=['GET', 'POST'])

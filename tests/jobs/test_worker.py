@@ -391,6 +391,40 @@ def test_a_job_the_worker_does_not_know_fails_with_its_reason(redis_app, worker,
     assert row['finished_at'] is not None and row['result'] is None
 
 
+def test_operators_see_the_queue_and_retry_a_failed_job(app, redis_app, worker, runner, make_tenant, job_rows):
+    """任务队列: the operator sees the queue's figures and the failed record of a project, and 重试 sends it to the
+    worker again (which fails it again here: the worker does not know the tests' jobs)."""
+    tenant = make_tenant(name='队列小区')
+    with scope(redis_app, tenant):
+        enqueue(sample_jobs.users_seen)
+    worker()
+    email = f'queue-{uuid.uuid4().hex[:6]}@propsaas.cn'
+    assert runner.invoke(args=['operators', 'create', email, '--name', '值班运维'],
+                         input='Operator-Pass-77\nOperator-Pass-77\n').exit_code == 0
+    operator = redis_app.test_client()
+    operator.base = 'http://localhost'
+    assert operator.post('/operator/login', data={'login': email, 'password': 'Operator-Pass-77'}).status_code == 302
+    page = operator.get('/operator/jobs').text
+    queue_row = page.split(f'<td>{redis_app.config["JOB_QUEUE"]}</td>')[1].split('</tr>')[0]
+    assert [cell.split('<')[0] for cell in queue_row.split('<td>')[1:4]] == ['0', '0', '0']
+    (row,) = job_rows(tenant)
+    failed_row = page.split(f'#{row["id"]}')[1].split('</tr>')[0]
+    assert '队列小区' in page.split(f'#{row["id"]}')[0].rsplit('<tr>', 1)[1] and '未知的任务类型' in failed_row
+
+    after = operator.post(f'/operator/jobs/{row["id"]}/retry', follow_redirects=True).text
+    assert job_rows(tenant)[0]['status'] == JobRecord.QUEUED and queued(redis_app) == 1
+    assert '已重新排队' in after
+    assert after.split(f'<td>{redis_app.config["JOB_QUEUE"]}</td>')[1].startswith('<td>1</td>')
+    worker()
+    (again,) = job_rows(tenant)
+    assert again['status'] == JobRecord.FAILED and again['attempts'] == 1 and again['id'] == row['id']
+    # only failed jobs are retried
+    with scope(redis_app, tenant) as session:
+        session.get(JobRecord, row['id']).status = JobRecord.DONE
+    operator.post(f'/operator/jobs/{row["id"]}/retry')
+    assert job_rows(tenant)[0]['status'] == JobRecord.DONE and queued(redis_app) == 0
+
+
 def test_the_worker_needs_redis(app):
     env = {**os.environ, 'DATABASE_URL': app.config['SQLALCHEMY_DATABASE_URI'], 'REDIS_URL': ''}
     result = subprocess.run([sys.executable, '-m', 'flask', '--app', 'wsgi', 'worker', '--burst'], env=env, cwd=ROOT,

@@ -57,3 +57,37 @@ def test_the_projects_list_shows_size_and_activity(app, runner, make_tenant, mak
     page = operator_client(app, runner).get('/operator/tenants').text
     row = page.split('规模小区')[1].split('</tr>')[0]
     assert '3 / 2' in row and '2.0 MB' in row and '2026-11-30 09:30' in row  # Shanghai time
+
+
+def test_the_job_queues_page_lists_failed_jobs_and_retries_one(app, runner, make_tenant, in_tenant):
+    """Without Redis jobs run inline: the page says so, lists the failed record and 重试 runs it again (logged)."""
+    from propsaas.jobs.models import JobRecord
+    from propsaas.jobs.queue import enqueue
+    from tests.jobs import sample_jobs
+
+    tenant = make_tenant(name='重试小区')
+    with in_tenant(tenant) as session:
+        record_id = enqueue(sample_jobs.explode, '磁盘已满').id
+        assert session.get(JobRecord, record_id).status == JobRecord.FAILED
+        done = JobRecord(kind=sample_jobs.explode.job_spec.name, key='done', args=['x'], status=JobRecord.DONE)
+        session.add(done)
+        session.commit()
+        done_id = done.id
+    anonymous = app.test_client()
+    anonymous.base = 'http://localhost'
+    assert anonymous.get('/operator/jobs').status_code == 302
+    assert anonymous.post(f'/operator/jobs/{record_id}/retry').status_code == 302
+    client = operator_client(app, runner)
+    page = client.get('/operator/jobs').text
+    assert '未配置 Redis' in page and f'#{record_id}' in page and 'RuntimeError: 磁盘已满' in page
+    assert f'#{done_id}' not in page  # done: not listed
+    after = client.post(f'/operator/jobs/{record_id}/retry', follow_redirects=True).text
+    assert '已重新排队' in after
+    with in_tenant(tenant) as session:
+        again = session.get(JobRecord, record_id)
+        assert again.status == JobRecord.FAILED and again.attempts == 1 and again.finished_at is not None
+    refused = client.post(f'/operator/jobs/{done_id}/retry', follow_redirects=True).text
+    assert '只能重试失败的任务' in refused
+    assert client.post('/operator/jobs/99999999/retry').status_code == 404
+    assert '重试任务' in client.get('/operator/audit').text.split('<tbody>')[1]
+    assert app.test_client().get('/operator/jobs', base_url=f'http://{tenant.slug}.localhost').status_code == 404
