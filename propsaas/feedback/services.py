@@ -95,9 +95,9 @@ _STATUS_ORDER = sa.case({'open': 0, 'answered': 1}, value=Feedback.status, else_
 
 
 def all_feedback(status: str | None = None, page: int = 1, per_page: int = 50) -> Page:
-    """Every project's feedback with the project's name, rows of (Feedback, project name): open first, then
-    answered, then closed, newest first within each. Two statements whatever the page."""
-    query = (sa.select(Feedback, Tenant.name).join(Tenant, Tenant.id == Feedback.tenant_id)
+    """Every project's feedback with the project's name and timezone, rows of (Feedback, name, timezone): open
+    first, then answered, then closed, newest first within each. Two statements whatever the page."""
+    query = (sa.select(Feedback, Tenant.name, Tenant.timezone).join(Tenant, Tenant.id == Feedback.tenant_id)
              .options(joinedload(Feedback.user)).order_by(_STATUS_ORDER, Feedback.id.desc()))
     if status in STATUSES:
         query = query.where(Feedback.status == status)
