@@ -68,9 +68,11 @@ def select_locale() -> Locale:
 
 def init_tenancy(app: Flask) -> None:
     from .billing import models as _billing  # noqa: F401
+    from .companies import models as _companies  # noqa: F401
     from .feedback import models as _feedback  # noqa: F401
     from .inspections import models as _inspections  # noqa: F401
     from .notices import models as _notices  # noqa: F401
+    from .onboarding import models as _onboarding  # noqa: F401
     from .property import models as _property  # noqa: F401  (tables)
     from .repairs import models as _repairs  # noqa: F401
     from .residents import models as _residents  # noqa: F401
@@ -81,13 +83,29 @@ def init_tenancy(app: Flask) -> None:
 
 
 def init_blueprints(app: Flask) -> None:
-    from . import auth, billing, core, feedback, inspections, jobs, notices, platform, property, repairs, residents
+    from . import (
+        auth,
+        billing,
+        companies,
+        core,
+        feedback,
+        inspections,
+        jobs,
+        notices,
+        onboarding,
+        platform,
+        projectdata,
+        property,
+        repairs,
+        residents,
+    )
     from .api import init_api
     from .auth import jobs as _auth_jobs  # noqa: F401  (registers the job)
     from .core.navigation import nav_links
 
     for bp in (core.bp, auth.bp, jobs.bp, platform.bp, property.bp, residents.bp, notices.bp, billing.bp,
-               repairs.bp, inspections.bp, feedback.bp):
+               repairs.bp, inspections.bp, feedback.bp, onboarding.bp, projectdata.bp, companies.bp,
+               companies.project_bp):
         app.register_blueprint(bp)
     init_api(app)
 

@@ -57,6 +57,18 @@ def create_tenant_cmd(slug, name, template, admin_email, admin_password, org):
     click.echo(f'admin:    {done.admin_login}')
     if done.admin_password:
         click.echo(f'password: {done.admin_password}   (generated; pass it on safely, it is not shown again)')
+    _request_onboarding_pack(done.tenant.id)
+
+
+def _request_onboarding_pack(tenant_id: int) -> None:
+    """The new project's onboarding pack (交付包), by job: only after the commit, so the worker sees the tenant."""
+    from .onboarding.pack import pack_for_new_project
+
+    record_id = pack_for_new_project(tenant_id)
+    if record_id is None:
+        click.echo('onboarding pack: the queue is unavailable; the job is recorded and runs when it is back', err=True)
+        return
+    click.echo(f'onboarding pack: job {record_id} (download it from the project\'s 交付包 page)')
 
 
 @tenants_cli.command('list')
@@ -98,6 +110,23 @@ def resume_cmd(slug):
     _set_status(slug, 'active')
 
 
+@tenants_cli.command('purge')
+@click.option('--slug', default=None, help='Only this deleted project (default: every deleted one that is due).')
+@click.option('--now', 'ignore_grace', is_flag=True, help='Do not wait for the grace period to end.')
+def purge_cmd(slug, ignore_grace):
+    """Remove every row and file of deleted projects whose grace period is over (workers do it by themselves)."""
+    from .projectdata import deletion
+
+    if slug and provisioning.find_tenant(slug.strip().lower()) is None:
+        _fail(f'no tenant with slug "{slug}"')
+    purged = deletion.purge_due(slug, ignore_grace=ignore_grace)
+    for tenant_slug in purged:
+        click.echo(f'{tenant_slug}: purged')
+    if not purged:
+        click.echo('nothing to purge' + ('' if ignore_grace else ' (deleted projects wait for their grace period; '
+                                         '--now to purge them at once)'))
+
+
 @tenants_cli.command('add-hostname')
 @click.argument('slug')
 @click.argument('hostname')
@@ -133,6 +162,32 @@ def templates_cmd():
             click.echo(f'{name:<24} {template.title}: {template.description}')
         else:
             click.echo(f'{name:<24} INVALID:\n    ' + '\n    '.join(error.errors))
+
+
+@tenants_cli.command('save-template')
+@click.argument('slug')
+@click.argument('name')
+def save_template_cmd(slug, name):
+    """Write project SLUG's current configuration as a new delivery template tenants/NAME/ (never its residents,
+    bills or other personal data)."""
+    from .tenancy.save_template import save_template
+
+    try:
+        saved = save_template(slug, name)
+    except TemplateError as e:
+        _fail('the project\'s configuration does not make a valid template (nothing written):\n  '
+              + '\n  '.join(e.errors))
+    except DomainError as e:
+        _fail(e.message)
+    finally:
+        db.session.rollback()  # read only
+    sections = saved.template.sections
+    click.echo(f'saved {slug} as template {name}: {saved.path}')
+    click.echo(f'{len(sections["fees"]["fee_items"])} fee items, {len(sections["repairs"]["categories"])} repair '
+               f'categories, {len(sections["inspections"]["plans"])} inspection plans, '
+               f'{len(sections["notices"]["templates"]) + len(sections["notices"]["messages"])} message templates, '
+               f'{len(sections["property"]["gates"])} gates, {len(sections["faq"]["entries"])} FAQ entries, '
+               f'{len(saved.template.duties)} duties')
 
 
 @tenants_cli.command('provision')

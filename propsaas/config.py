@@ -111,6 +111,21 @@ def load_config() -> dict:
         'SMTP_PASSWORD': os.environ.get('PROPSAAS_SMTP_PASSWORD'),
         'SMTP_SECURITY': os.environ.get('PROPSAAS_SMTP_SECURITY', 'ssl'),  # ssl | starttls | none
         'SMTP_FROM': os.environ.get('PROPSAAS_SMTP_FROM'),
+        # Company sign-up (docs/signup.md): who lets a new company in. 'auto-if-smtp' sends an e-mail verification
+        # link when the platform SMTP is configured and otherwise waits for an operator; 'email' | 'operator' force one.
+        'SIGNUP_APPROVAL': os.environ.get('PROPSAAS_SIGNUP_APPROVAL', 'auto-if-smtp'),
+        'SIGNUP_VERIFY_HOURS': int(os.environ.get('PROPSAAS_SIGNUP_VERIFY_HOURS', '48')),
+        'SIGNUP_LIMIT_PER_CLIENT': os.environ.get('PROPSAAS_SIGNUP_LIMIT_PER_CLIENT', '10 per hour'),
+        'SLUG_CHECK_LIMIT_PER_CLIENT': os.environ.get('PROPSAAS_SLUG_CHECK_LIMIT_PER_CLIENT', '60 per minute'),
+        # A login link from the company console into a project works once, for this many seconds.
+        'LOGIN_LINK_SECONDS': int(os.environ.get('PROPSAAS_LOGIN_LINK_SECONDS', '120')),
+        # Residents' activation codes (docs/onboarding.md): days a printed code works, and how many wrong tries (per
+        # code or mobile, and per client address) before 「尝试次数太多」.
+        'ACTIVATION_CODE_DAYS': int(os.environ.get('PROPSAAS_ACTIVATION_CODE_DAYS', '60')),
+        'ACTIVATION_LIMIT': os.environ.get('PROPSAAS_ACTIVATION_LIMIT', '5 per 15 minutes'),
+        'ACTIVATION_LIMIT_PER_CLIENT': os.environ.get('PROPSAAS_ACTIVATION_LIMIT_PER_CLIENT', '5 per 15 minutes'),
+        # A deleted project can be restored for this many days, then every row and file of it is purged.
+        'PROJECT_DELETE_GRACE_DAYS': int(os.environ.get('PROPSAAS_PROJECT_DELETE_GRACE_DAYS', '30')),
         # flask-smorest / OpenAPI
         'API_TITLE': 'PropSaaS API',
         'API_VERSION': 'v1',

@@ -192,6 +192,7 @@ def a_values(world) -> dict:
         'channel': 'sms',
         'provider': 'sandbox',
         'filename': 'css/app.css',
+        'signup_id': 1,  # a company sign-up (a platform row; its pages are on the platform host only)
     }
 
 

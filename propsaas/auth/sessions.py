@@ -42,6 +42,10 @@ def _load_user(ident: str):
         return services.user_for_token(raw, AccessToken.SESSION)
     if kind == 'o' and g.get('platform'):
         return services.operator_for_token(raw)
+    if kind == 'c' and g.get('platform'):  # a property company's account (companies/)
+        from ..companies.services import account_for_token
+
+        return account_for_token(raw)
     return None
 
 

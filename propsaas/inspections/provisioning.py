@@ -2,7 +2,8 @@
 from ``every`` or ``times_per_day`` (inspections.schedule.from_template), starting on the project's first day.
 
 The template says what is inspected and how often; the checklist each target starts with is below (what the
-national rules and common practice check), for the admin to edit per plan."""
+national rules and common practice check), for the admin to edit per plan, unless the plan brings its own
+(``checklist``, as a template saved from a running project does), with its check points and required photos."""
 from __future__ import annotations
 
 from ..extensions import db
@@ -56,9 +57,11 @@ def provision_inspections(tenant: Tenant, template: DeliveryTemplate) -> None:
     db.session.add_all([
         InspectionPlan(code=entry['code'], name=entry['name'], target=entry['target'],
                        frequency=from_template(entry, today).to_json(), starts_on=today,
-                       checklist=list(CHECKLISTS.get(entry['target'], DEFAULT_CHECKLIST)), points=[],
+                       checklist=[dict(item) for item in entry.get('checklist') or CHECKLISTS.get(
+                           entry['target'], DEFAULT_CHECKLIST)], points=list(entry.get('points') or []),
                        duty=entry.get('duty'), duration_minutes=entry.get('duration_minutes'),
                        retention_years=entry.get('retention_years'), basis=entry.get('basis'),
-                       note=entry.get('note'), enabled=entry.get('enabled', True), photos_required=0)
+                       note=entry.get('note'), enabled=entry.get('enabled', True),
+                       photos_required=entry.get('photos_required') or 0)
         for entry in entries])
     db.session.flush()

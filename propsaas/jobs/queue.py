@@ -36,6 +36,7 @@ from ..extensions import db
 from ..models_base import utcnow
 from ..storage import sweep_orphaned_temp_files
 from ..tenancy.context import NoTenantError, current_tenant_id, platform_scope, tenant_scope
+from ..tenancy.models import Tenant
 from .models import JobRecord
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ class JobSpec:
 
 
 REGISTRY: dict[str, JobSpec] = {}
+#: the reason a job of a deleted project ends with (stored, shown as is)
+PROJECT_DELETED = '项目已删除，任务已取消'
 #: platform tasks every worker runs in its maintenance loop (each enters tenants itself), e.g. the notices sweep
 MAINTENANCE_TASKS: list[Callable[[], object]] = []
 _running_record: ContextVar[int | None] = ContextVar('propsaas_running_job', default=None)
@@ -257,6 +260,12 @@ def run_job(record_id: int, tenant_id: int) -> None:
         raise NoTenantError('job without a tenant refused')
     app = current_app._get_current_object()
     with app.app_context(), tenant_scope(tenant_id):
+        if _project_deleted(tenant_id):  # deleted while the job waited: nothing of the project runs any more
+            db.session.execute(sa.update(JobRecord)
+                               .where(JobRecord.id == record_id, JobRecord.status == JobRecord.QUEUED)
+                               .values(status=JobRecord.FAILED, finished_at=utcnow(), error=PROJECT_DELETED))
+            db.session.commit()
+            return
         # Claim the record atomically: a duplicate delivery, a second worker or another tenant's id finds
         # nothing QUEUED to claim and leaves.
         now = utcnow()
@@ -285,6 +294,11 @@ def run_job(record_id: int, tenant_id: int) -> None:
         finally:
             heartbeat.stop()
             _running_record.reset(token)
+
+
+def _project_deleted(tenant_id: int) -> bool:
+    status = db.session.execute(sa.select(Tenant.status).where(Tenant.id == tenant_id)).scalar()
+    return status in (None, Tenant.DELETED)
 
 
 def _finish(record_id: int, status: str, *, outcome=None, error: str | None = None) -> None:

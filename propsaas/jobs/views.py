@@ -36,11 +36,19 @@ def job_detail(job_id):
 @require_staff
 def download(job_id):
     record = get_or_404(JobRecord, job_id)
-    if record.status != JobRecord.DONE or not record.result_file:
+    if not record.has_file:
         abort(404)
     if current_user.role != 'admin' and record.requested_by_id != current_user.id:
         abort(403)  # staff download what they asked for; admins everything of their tenant
+    return send_result_file(record)
+
+
+def send_result_file(record: JobRecord | None, kind: str | None = None):
+    """The file a finished job of the current tenant produced (of ``kind`` when given), as a download; 404 for no
+    record, another kind, a job without a file, or a file gone. Also what the platform consoles download through."""
+    if record is None or (kind is not None and record.kind != kind) or not record.has_file:
+        abort(404)
     path: Path = path_for(record.result_file)
     if not path.exists():
         abort(404)
-    return send_file(path, as_attachment=True, download_name=path.name)
+    return send_file(path, as_attachment=True, download_name=path.name, max_age=0)

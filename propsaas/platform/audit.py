@@ -20,7 +20,10 @@ from ..tenancy.context import platform_scope
 from ..tenancy.models import Tenant
 
 ACTION_NAMES = {'login': _l('登录'), 'suspend': _l('暂停项目'), 'resume': _l('恢复项目'),
-                'answer_feedback': _l('答复反馈'), 'close_feedback': _l('关闭反馈'), 'retry_job': _l('重试任务')}
+                'answer_feedback': _l('答复反馈'), 'close_feedback': _l('关闭反馈'), 'retry_job': _l('重试任务'),
+                'export': _l('导出项目数据'), 'delete': _l('删除项目'), 'restore': _l('恢复已删除的项目'),
+                'purge': _l('清除项目数据'), 'onboarding_pack': _l('生成交付包'),
+                'approve_signup': _l('通过注册'), 'reject_signup': _l('拒绝注册')}
 PER_PAGE = 50
 
 

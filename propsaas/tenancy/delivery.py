@@ -112,6 +112,7 @@ INSPECTION_TARGETS = (
     'switch_room',
     'generator',
     'patrol',
+    'other',  # anything else with its own checklist: a central air-conditioning plant (中央空调机房), a cooling tower
 )
 #: lift maintenance records are kept at least 4 years (TSG T5002-2017)
 LIFT_RETENTION_YEARS = 4
@@ -678,6 +679,59 @@ def _check_response_time(report: _Report, file: str, path: str, raw: dict, valid
 
 # --------------------------------------------------------------------------- inspections.toml
 
+CHECKLIST_KINDS = ('check', 'reading', 'note')  # the same as propsaas.inspections.models.ITEM_KINDS
+READING_RE = re.compile(r'-?[0-9]{1,9}(\.[0-9]+)?')
+
+
+def _checklist(value: Any) -> list[dict]:
+    """[{label = "出水压力", kind = "reading", unit = "MPa", min = "0.2", max = "0.8"}, {label = "...", kind =
+    "check"}]: at most 40 items; a reading's range as decimal strings (either end may be left out)."""
+    if not isinstance(value, list) or not value:
+        raise _Invalid(f'must be a non-empty array of items like {{ label = "运行正常", kind = "check" }}, '
+                       f'got {_describe(value)}')
+    if len(value) > 40:
+        raise _Invalid(f'at most 40 items, got {len(value)}')
+    items = []
+    for number, item in enumerate(value, 1):
+        if not isinstance(item, dict):
+            raise _Invalid(f'item {number} must be a table like {{ label = "运行正常", kind = "check" }}')
+        unknown = sorted(set(item) - {'label', 'kind', 'unit', 'min', 'max'})
+        if unknown:
+            raise _Invalid(f'item {number}: unknown key "{unknown[0]}"; expected label, kind, unit, min, max')
+        label = item.get('label')
+        if not isinstance(label, str) or not label.strip() or len(label) > 60:
+            raise _Invalid(f'item {number}: label must be a non-empty string of at most 60 characters')
+        kind = item.get('kind', 'check')
+        if kind not in CHECKLIST_KINDS:
+            raise _Invalid(f'item {number}: kind must be one of {", ".join(map(_quote, CHECKLIST_KINDS))}, '
+                           f'got {_describe(kind)}')
+        if kind != 'reading':
+            if item.keys() & {'unit', 'min', 'max'}:
+                raise _Invalid(f'item {number}: unit, min and max belong to kind = "reading" only')
+            items.append({'label': label, 'kind': kind})
+            continue
+        unit = item.get('unit', '')
+        if not isinstance(unit, str) or len(unit) > 10:
+            raise _Invalid(f'item {number}: unit must be a string of at most 10 characters like "MPa"')
+        bounds = {}
+        for key in ('min', 'max'):
+            bound = item.get(key)
+            if bound is not None and (not isinstance(bound, str) or not READING_RE.fullmatch(bound)):
+                raise _Invalid(f'item {number}: {key} must be a decimal string like "0.2", got {_describe(bound)}')
+            bounds[key] = bound
+        if bounds['min'] is not None and bounds['max'] is not None and Decimal(bounds['min']) > Decimal(bounds['max']):
+            raise _Invalid(f'item {number}: min is above max')
+        items.append({'label': label, 'kind': 'reading', 'unit': unit, **bounds})
+    return items
+
+
+def _points(value: Any) -> list[str]:
+    if not isinstance(value, list) or len(value) > 60 or not all(
+            isinstance(p, str) and p.strip() and len(p) <= 60 for p in value):
+        raise _Invalid('must be an array of at most 60 check points, each at most 60 characters, like ["1号岗"]')
+    return list(value)
+
+
 PLAN_FIELDS = {
     'code': _req(_code),
     'name': _req(_text),
@@ -691,6 +745,10 @@ PLAN_FIELDS = {
     'enabled': _opt(_boolean, True),
     'basis': _opt(_text),  # the rule or practice the frequency comes from
     'note': _opt(_text),
+    # what the plan starts with instead of its target's standard list (inspections.provisioning.CHECKLISTS)
+    'checklist': _opt(_checklist),
+    'points': _opt(_points),  # a round's check points in order: "1号岗", "地下车库B区"
+    'photos_required': _opt(_integer(0, 6)),
 }
 
 

@@ -19,6 +19,8 @@ def resolve_request_tenant():
     if match.platform:
         g.platform = True
     else:
+        if match.tenant.is_deleted:  # deleted by an operator, awaiting its purge: as good as gone
+            api_abort(404, message=_('该项目已删除'), code='tenant_deleted')
         g.tenant = match.tenant
         g.tenant_token = set_tenant(match.tenant.id)
         if not match.tenant.is_active and request.endpoint != 'static':

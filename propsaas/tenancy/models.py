@@ -24,6 +24,8 @@ class Tenant(db.Model):
 
     __tablename__ = 'tenants'
     ACTIVE, SUSPENDED = 'active', 'suspended'
+    #: deleted by an operator: its hosts answer 404, nothing of it runs; restorable until ``purge_after``
+    DELETED = 'deleted'
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(sa.String(63), unique=True)
@@ -37,12 +39,20 @@ class Tenant(db.Model):
     settings: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     organization_id: Mapped[int | None] = mapped_column(sa.ForeignKey('organizations.id'))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: when an operator deleted the project (projectdata.deletion); None while it lives
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: after this moment the purge removes every row and file of the project (the grace period's end)
+    purge_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organization: Mapped[Organization | None] = relationship()
 
     @property
     def is_active(self) -> bool:
         return self.status == self.ACTIVE
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.status == self.DELETED
 
     @property
     def duties(self) -> list[dict]:

@@ -38,8 +38,10 @@ def _settings_from_template(tenant: Tenant, template: DeliveryTemplate) -> None:
     tenant.locale = template.settings.get('locale', tenant.locale)
     fee_rules = template.sections.get('fees', {}).get('rules', {})
     late_fee = template.sections.get('fees', {}).get('late_fee', {})
+    # the FAQ (常见问题) becomes the project's own: what the onboarding pack prints and save-template writes back out
+    faq = [dict(entry) for entry in template.sections.get('faq', {}).get('entries', [])]
     tenant.settings = {**template.settings, 'duties': [dict(d) for d in template.duties], 'rules': dict(fee_rules),
-                       'late_fee': dict(late_fee)}
+                       'late_fee': dict(late_fee), 'faq': faq}
 
 
 @dataclass
@@ -123,6 +125,8 @@ def set_status(slug: str, status: str) -> Tenant:
     tenant = find_tenant(slug)
     if tenant is None:
         raise DomainError(f'no tenant with slug "{slug}"')
+    if tenant.is_deleted:  # restoring also clears the purge date: only the operator console's 恢复项目 does that
+        raise DomainError(_l('项目 %(slug)s 已删除，请在运营后台的“项目数据”页恢复', slug=slug))
     tenant.status = status
     return tenant
 

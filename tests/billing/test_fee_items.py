@@ -21,8 +21,10 @@ from propsaas.errors import DomainError
         'shared_water': ('meter', '4', None, 'month', True, 'room'),
         'renovation_waste': ('fixed', None, 30000, 'month', False, 'room'),
     }),
-    ('standard-office', {
+    ('office-building', {
         'service_fee': ('area', '6', None, 'month', True, 'room'),
+        'ac_energy': ('meter', '0.9', None, 'month', True, 'room'),
+        'electricity': ('meter', '1', None, 'month', True, 'room'),
         'parking_fee': ('fixed', None, 6000, 'month', True, 'parking_space'),
         'shared_electricity': ('meter', '0.8', None, 'month', True, 'room'),
         'shared_water': ('meter', '5', None, 'month', True, 'room'),

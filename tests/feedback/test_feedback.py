@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import uuid
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -43,7 +44,7 @@ def projects(make_tenant, make_user, client_for):
     """Project A (an admin, two staff, a resident) and project B (an admin, a staff member)."""
 
     def make():
-        a, b = make_tenant(name='反馈甲小区'), make_tenant(name='反馈乙大厦', template='standard-office')
+        a, b = make_tenant(name='反馈甲小区'), make_tenant(name='反馈乙大厦', template='office-building')
         ids = SimpleNamespace(a=a, b=b, admin=make_user(a, 'admin', name='甲管理员'),
                               staff=make_user(a, 'staff', name='甲客服小王'), other=make_user(a, 'staff'),
                               resident=make_user(a, 'resident'), b_admin=make_user(b, 'admin'),
@@ -188,10 +189,14 @@ def test_operators_list_answer_and_close_every_projects_feedback(app, projects, 
     b_id = feedback_id(send(p.client(p.b, p.b_staff), '乙：巡检任务重复', kind='suggestion', page='/inspections'))
     op = operator()
 
+    with in_tenant(p.a) as session:
+        session.get(Feedback, a_id).created_at = datetime(2026, 11, 30, 1, 30, tzinfo=UTC)
+        session.commit()
     listing = op.get('/operator/feedback')
     assert listing.status_code == 200
     for text in ('甲：报表导出乱码', '乙：巡检任务重复', '反馈甲小区', '反馈乙大厦', '甲客服小王', '乙工程小李'):
         assert text in listing.text
+    assert '<td>2026-11-30 09:30</td>' in listing.text  # the project's time (Shanghai), not UTC
 
     detail = op.get(f'/operator/feedback/{a_id}')
     assert detail.status_code == 200

@@ -57,7 +57,7 @@ def submit(in_tenant, tenant, ids, resident_id, **kwargs):
 
 
 def test_provisioning_creates_this_years_satisfaction_survey(make_tenant, in_tenant):
-    for template, title in (('standard-residential', '业主满意度调查'), ('standard-office', '客户满意度调查')):
+    for template, title in (('standard-residential', '业主满意度调查'), ('office-building', '客户满意度调查')):
         tenant = make_tenant(template=template)
         with in_tenant(tenant):
             survey = db.session.execute(sa.select(Survey)).scalar_one()

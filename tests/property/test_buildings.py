@@ -82,7 +82,7 @@ def test_refusals_are_422_with_the_reason_and_create_nothing(tenant, admin, make
 
 
 def test_room_types_come_from_the_template(make_tenant, make_user, client_for):
-    office = make_tenant(name='写字楼', template='standard-office')
+    office = make_tenant(name='写字楼', template='office-building')
     client = client_for(office, make_user(office, 'admin'))
     page = client.get('/property/buildings/new')
     assert 'selected value="office"' in page.text and 'value="residence"' not in page.text

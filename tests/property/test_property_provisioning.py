@@ -34,7 +34,7 @@ def test_residential_project_gets_types_tags_headers_and_gates(make_tenant, in_t
 
 
 def test_office_project_gets_lobby_turnstile(make_tenant, in_tenant):
-    tenant = make_tenant(name='中心大厦', template='standard-office')
+    tenant = make_tenant(name='中心大厦', template='office-building')
     assert tenant.settings['property']['room_types'][0] == {'code': 'office', 'name': '办公'}
     assert ('lobby-turnstile', '大堂闸机') in gates_of(in_tenant, tenant)
     assert ('garage-entrance', '地库入口') in gates_of(in_tenant, tenant)

@@ -21,7 +21,7 @@ from propsaas.tenancy.delivery import (
 )
 
 TENANTS = Path(__file__).resolve().parents[2] / 'tenants'
-SHIPPED = ('standard-residential', 'standard-office')
+SHIPPED = ('standard-residential', 'office-building')
 
 
 # --------------------------------------------------------------------------- helpers
@@ -135,7 +135,7 @@ def test_residential_inspection_frequencies():
 
 
 def test_office_adds_fire_control_and_fitout():
-    template = load_template('standard-office', TENANTS)
+    template = load_template('office-building', TENANTS)
     plans = {p['code']: p for p in template.sections['inspections']['plans']}
     fees = {item['code']: item for item in template.sections['fees']['fee_items']}
 
@@ -433,13 +433,13 @@ def test_list_templates_reports_the_broken_one(broken):
 
     listed = list_templates(broken.parent)
 
-    assert [name for name, _, _ in listed] == ['Bad_Name', 'broken', 'standard-office', 'standard-residential']
+    assert [name for name, _, _ in listed] == ['Bad_Name', 'broken', 'office-building', 'standard-residential']
     by_name = {name: (template, error) for name, template, error in listed}
     template, error = by_name['broken']
     assert template is None
     assert error.errors == ['fees.toml: fee_items[1].rate: must be a decimal string in yuan like "1.80", got float 1.8']
     assert 'invalid template name' in str(by_name['Bad_Name'][1])
-    assert by_name['standard-office'][0].title == '标准写字楼' and by_name['standard-office'][1] is None
+    assert by_name['office-building'][0].title == '标准写字楼' and by_name['office-building'][1] is None
 
 
 @pytest.mark.parametrize('name', ['../x', '..', 'a/b', '/etc', '-x', 'Standard', 'x\n', '', 'a' * 64, 'x.toml'])
@@ -455,7 +455,7 @@ def test_unknown_name_lists_available(root):
         load_template('luxury-villa', root)
 
     assert info.value.errors == [
-        f"no template named 'luxury-villa' in {root}; available: standard-office, standard-residential"
+        f"no template named 'luxury-villa' in {root}; available: office-building, standard-residential"
     ]
 
 
@@ -489,7 +489,7 @@ def test_shipped_property_section(name):
 
 def test_residential_and_office_property_defaults():
     home = load_template('standard-residential', TENANTS).sections['property']
-    office = load_template('standard-office', TENANTS).sections['property']
+    office = load_template('office-building', TENANTS).sections['property']
     assert home['room_types'][0] == {'code': 'residence', 'name': '住宅'}
     assert {'高层', '底层', '临街', '带花园', '复式'} <= set(home['room_tags'])
     assert {'code': 'north-gate', 'name': '北门'} in home['gates']

@@ -107,7 +107,7 @@ def test_list_suspend_resume(app, runner, make_tenant):
 
 def test_templates_command_lists_descriptions(runner):
     output = runner.invoke(args=['tenants', 'templates']).output
-    assert 'standard-residential' in output and 'standard-office' in output and '住宅' in output
+    assert 'standard-residential' in output and 'office-building' in output and '住宅' in output
 
 
 def test_batch_file_with_one_bad_row(app, runner, tmp_path):
@@ -115,7 +115,7 @@ def test_batch_file_with_one_bad_row(app, runner, tmp_path):
     csv_text = ('slug,name,template,admin_email,admin_password,org\n'
                 f'{good},绿城花园,standard-residential,g@g.cn,,绿城物业\n'
                 'www,保留名,standard-residential,w@w.cn,,\n'
-                f'{other},星河写字楼,standard-office,o@o.cn,Office-Tower-88,绿城物业\n')
+                f'{other},星河写字楼,office-building,o@o.cn,Office-Tower-88,绿城物业\n')
     path = tmp_path / 'projects.csv'
     path.write_bytes(csv_text.encode('gbk'))  # as WPS saves it
     result = runner.invoke(args=['tenants', 'provision', str(path)])
