@@ -97,6 +97,7 @@ def init_blueprints(app: Flask) -> None:
         projectdata,
         property,
         repairs,
+        reports,
         residents,
     )
     from .api import init_api
@@ -105,7 +106,7 @@ def init_blueprints(app: Flask) -> None:
 
     for bp in (core.bp, auth.bp, jobs.bp, platform.bp, property.bp, residents.bp, notices.bp, billing.bp,
                repairs.bp, inspections.bp, feedback.bp, onboarding.bp, projectdata.bp, companies.bp,
-               companies.project_bp):
+               companies.project_bp, reports.bp):
         app.register_blueprint(bp)
     init_api(app)
 
