@@ -88,6 +88,7 @@ def init_blueprints(app: Flask) -> None:
         billing,
         companies,
         core,
+        dashboard,
         feedback,
         inspections,
         jobs,
@@ -106,7 +107,7 @@ def init_blueprints(app: Flask) -> None:
 
     for bp in (core.bp, auth.bp, jobs.bp, platform.bp, property.bp, residents.bp, notices.bp, billing.bp,
                repairs.bp, inspections.bp, feedback.bp, onboarding.bp, projectdata.bp, companies.bp,
-               companies.project_bp, reports.bp):
+               companies.project_bp, reports.bp, dashboard.bp):
         app.register_blueprint(bp)
     init_api(app)
 

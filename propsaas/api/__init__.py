@@ -25,6 +25,7 @@ def _require_json_body():
 
 
 def _resources():
+    from ..dashboard import api as dashboard
     from . import (
         access,
         arrears,
@@ -50,7 +51,7 @@ def _resources():
     )
 
     return (auth, me, jobs, users, property, residents, imports, renovations, access, notices, surveys, fee_items,
-            bills, meters, arrears, payments, late_fees, online, repair_stats, repairs, inspections)
+            bills, meters, arrears, payments, late_fees, online, repair_stats, repairs, inspections, dashboard)
 
 
 def _set_up_blueprints() -> None:

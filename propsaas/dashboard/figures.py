@@ -1,0 +1,320 @@
+"""The project dashboard's figures (数据看板): what an admin reads at a glance, each a small aggregate in SQL.
+
+    board = figures.compute(tenant, now)
+
+Windows, all in the project's timezone (tenancy.clock): **this month** is the local calendar month of ``now``;
+the **trend** is the 12 local months ending with this one (months with no data show 0); **recent announcements**
+are those published in the last 30 days.
+
+Definitions (docs/dashboard.md says the same for users):
+
+- **receivable** (本月应收): the total of this month's bills (``period`` = this month), void bills left out.
+- **received** (本月实收): what has been allocated to those bills so far, net: a reversal (冲正) puts negative
+  allocations against the bills it had settled, so a reversed payment counts nothing; a refund (退款) only ever
+  pays back unallocated prepaid money, so it never changes what a bill received.
+- **collection rate** (收缴率): received / receivable.
+- **arrears** (欠费) and its **aging** (账龄): billing.arrears.project_totals as of today.
+- **revenue** (实收趋势) per month: money actually taken in, net of what was given back — payments by the local
+  month of their ``paid_at``, minus refunds by the month of the refund, minus reversals by the month *of the payment
+  they undo* (a payment entered in error was never revenue, in any month).
+- **work orders**: open (待派单, 已派单, 维修中) and overdue now (repairs.board.status_counts); response and
+  resolution times of the orders submitted in the trend window, as repairs.stats defines them (submission to the
+  first 开始维修; submission to the last completion, so a reopened order counts until it is completed again),
+  averaged here, with the medians of 报修统计; hot spots (repairs.stats).
+- **satisfaction** (满意度) per month: the ratings residents gave, by the local month they confirmed the order.
+- **inspection completion** (巡检完成率) this month and the **equipment failure rate** (设备故障率, failures per
+  device per month) this month: inspections.report.
+- **announcement read rate** (公告阅读率): of the messages of the announcements published in the last 30 days (not
+  withdrawn), how many were read.
+
+``compute`` runs a fixed number of statements (``STATEMENTS``) whatever the amount of data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from ..billing import arrears
+from ..billing.models import Bill, Payment, PaymentAllocation
+from ..extensions import db
+from ..inspections import report as inspection_report
+from ..notices.models import Announcement, Message
+from ..repairs import board as repair_board
+from ..repairs import stats as repair_stats
+from ..repairs.models import OPEN_STATUSES, WorkOrder
+from ..tenancy import clock
+from ..tenancy.clock import tenant_zone
+
+TREND_MONTHS = 12
+ANNOUNCEMENT_DAYS = 30
+#: the hot spots the dashboard lists (报修统计 has them all)
+HOT_SPOTS = 5
+#: the statements ``compute`` runs: its own six, arrears 1, repairs stats 9 (no hot-spot orders), inspections 4
+STATEMENTS = 6 + 1 + (repair_stats.STATEMENTS - 1) + inspection_report.STATEMENTS
+
+
+def percent(part: int, whole: int) -> Decimal | None:
+    """part / whole in percent with one decimal (half up); None when there is nothing to divide by."""
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)
+
+
+@dataclass
+class Collection:
+    """本月收缴: this month's bills."""
+
+    period: str
+    bills: int
+    receivable_fen: int
+    received_fen: int
+
+    @property
+    def outstanding_fen(self) -> int:
+        return self.receivable_fen - self.received_fen
+
+    @property
+    def rate(self) -> Decimal | None:
+        return percent(self.received_fen, self.receivable_fen)
+
+
+@dataclass
+class Month:
+    """One local month of the trend."""
+
+    month: str
+    #: net money taken in (payments − refunds − reversals, see the module's docstring)
+    received_fen: int = 0
+    #: work orders submitted
+    orders: int = 0
+    #: ratings given (by the month the resident confirmed)
+    rated: int = 0
+    rating_sum: int = 0
+
+    @property
+    def average_rating(self) -> Decimal | None:
+        if not self.rated:
+            return None
+        return (Decimal(self.rating_sum) / Decimal(self.rated)).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)
+
+    @property
+    def first_day(self) -> date:
+        return date.fromisoformat(self.month + '-01')
+
+    @property
+    def last_day(self) -> date:
+        return _month_starts(self.first_day, 2)[1] - timedelta(days=1)
+
+
+@dataclass
+class Repairs:
+    open: int
+    #: open orders past a deadline now (repairs.board.overdue_condition)
+    overdue: int
+    by_status: dict[str, int]
+    #: seconds, over the orders of the trend window that have one; None when none has
+    response_average: int | None
+    response_median: int | None
+    response_orders: int
+    resolution_average: int | None
+    resolution_median: int | None
+    resolution_orders: int
+    rated: int
+    rating_sum: int
+    hot_spots: list[repair_stats.HotSpot]
+    hot_spot_count: int
+
+    @property
+    def average_rating(self) -> Decimal | None:
+        if not self.rated:
+            return None
+        return (Decimal(self.rating_sum) / Decimal(self.rated)).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)
+
+
+@dataclass
+class Inspections:
+    """This month's rounds and equipment."""
+
+    due: int
+    done: int
+    devices: int
+    device_days: int
+    failures: int
+
+    @property
+    def rate(self) -> Decimal | None:
+        return percent(self.done, self.due)
+
+    @property
+    def failures_per_device_month(self) -> Decimal:
+        return inspection_report.per_month(self.failures, self.device_days)
+
+
+@dataclass
+class Announcements:
+    announcements: int
+    recipients: int
+    read: int
+
+    @property
+    def rate(self) -> Decimal | None:
+        return percent(self.read, self.recipients)
+
+
+@dataclass
+class Dashboard:
+    today: date
+    month_start: date
+    trend_start: date
+    announcements_since: date
+    collection: Collection
+    arrears: arrears.Totals
+    months: list[Month] = field(default_factory=list)
+    repairs: Repairs | None = None
+    inspections: Inspections | None = None
+    announcements: Announcements | None = None
+
+
+# --- time ---------------------------------------------------------------------------------------------------------
+
+def _month_starts(first: date, count: int) -> list[date]:
+    base = first.year * 12 + first.month - 1
+    return [date((base + i) // 12, (base + i) % 12 + 1, 1) for i in range(count)]
+
+
+def _utc(day: date, zone) -> datetime:
+    """Local midnight of ``day`` as aware UTC."""
+    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+
+
+def _month_bucket(column, starts: list[datetime]):
+    """SQL: the index of the month ``column`` falls in, given the months' starts in UTC (the caller keeps ``column``
+    within the first start and the end of the last month)."""
+    if len(starts) == 1:
+        return sa.literal(0)
+    return sa.case(*[(column < start, index - 1) for index, start in enumerate(starts) if index],
+                   else_=len(starts) - 1)
+
+
+def _seconds(later, earlier):
+    """``later - earlier`` in seconds, in SQL (as repairs.stats measures them)."""
+    if db.session.get_bind().dialect.name == 'postgresql':
+        return sa.func.extract('epoch', later - earlier)
+    return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400
+
+
+def _whole(value) -> int | None:
+    if value is None:
+        return None
+    return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+# --- the figures --------------------------------------------------------------------------------------------------
+
+def collection(period: str) -> Collection:
+    """This month's receivable and received (one statement)."""
+    live = sa.and_(Bill.period == period, Bill.status != 'void')
+    receivable = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Bill.total_fen), 0)).where(live)
+    received = (sa.select(sa.func.coalesce(sa.func.sum(PaymentAllocation.amount_fen), 0))
+                .join(Bill, Bill.id == PaymentAllocation.bill_id).where(live).scalar_subquery())
+    bills, total, paid = db.session.execute(receivable.add_columns(received)).one()
+    return Collection(period=period, bills=int(bills), receivable_fen=int(total), received_fen=int(paid))
+
+
+def revenue_by_month(starts: list[datetime], end: datetime) -> list[int]:
+    """Net money taken in per month (fen), months given by their UTC starts, the last ending at ``end``: one
+    statement. A reversal counts in the month of the payment it undoes."""
+    original = aliased(Payment)
+    counted_at = sa.case((Payment.kind == 'reversal', original.paid_at), else_=Payment.paid_at)
+    signed = sa.case((Payment.kind == 'payment', Payment.amount_fen), else_=-Payment.amount_fen)
+    bucket = _month_bucket(counted_at, starts).label('bucket')
+    rows = db.session.execute(
+        sa.select(bucket, sa.func.sum(signed)).select_from(Payment)
+        .outerjoin(original, original.id == Payment.reverses_id)
+        .where(counted_at >= starts[0], counted_at < end).group_by(bucket)).all()
+    out = [0] * len(starts)
+    for index, fen in rows:
+        out[int(index)] = int(fen or 0)
+    return out
+
+
+def ratings_by_month(starts: list[datetime], end: datetime) -> list[tuple[int, int]]:
+    """(ratings, their sum) per month, by the month the resident confirmed: one statement."""
+    bucket = _month_bucket(WorkOrder.confirmed_at, starts).label('bucket')
+    rows = db.session.execute(
+        sa.select(bucket, sa.func.count(), sa.func.sum(WorkOrder.rating))
+        .where(WorkOrder.rating.is_not(None), WorkOrder.confirmed_at >= starts[0], WorkOrder.confirmed_at < end)
+        .group_by(bucket)).all()
+    out = [(0, 0)] * len(starts)
+    for index, count, total in rows:
+        out[int(index)] = (int(count), int(total or 0))
+    return out
+
+
+def repair_times(low: datetime, high: datetime) -> tuple[int, int | None, int, int | None]:
+    """(orders with a response, average response seconds, orders resolved, average resolution seconds) of the
+    orders submitted in [low, high): one statement."""
+    started = repair_stats.first_started()
+    response = _seconds(started.c.at, WorkOrder.created_at)
+    resolution = sa.case((WorkOrder.completed_at.is_not(None), _seconds(WorkOrder.completed_at, WorkOrder.created_at)))
+    row = db.session.execute(
+        sa.select(sa.func.count(started.c.at), sa.func.avg(response), sa.func.count(WorkOrder.completed_at),
+                  sa.func.avg(resolution))
+        .select_from(WorkOrder).outerjoin(started, started.c.order_id == WorkOrder.id)
+        .where(WorkOrder.created_at >= low, WorkOrder.created_at < high)).one()
+    return int(row[0]), _whole(row[1]), int(row[2]), _whole(row[3])
+
+
+def announcement_reads(since: datetime, now: datetime) -> Announcements:
+    """Announcements published in [since, now] and not withdrawn: their residents' messages and how many were read
+    (one statement)."""
+    row = db.session.execute(
+        sa.select(sa.func.count(sa.distinct(Message.announcement_id)), sa.func.count(Message.id),
+                  sa.func.count(Message.read_at))
+        .select_from(Message).join(Announcement, Announcement.id == Message.announcement_id)
+        .where(Announcement.status == 'published', Announcement.published_at >= since,
+               Announcement.published_at <= now, Message.resident_id.is_not(None))).one()
+    return Announcements(announcements=int(row[0]), recipients=int(row[1]), read=int(row[2]))
+
+
+def compute(tenant, now: datetime | None = None) -> Dashboard:
+    """Every figure of the dashboard as of ``now`` (default: the clock): STATEMENTS statements."""
+    now = now or clock.now_utc()
+    zone = tenant_zone(tenant)
+    today = now.astimezone(zone).date()
+    month_start = today.replace(day=1)
+    months_back = month_start.year * 12 + month_start.month - TREND_MONTHS  # 11 months before this one
+    trend = _month_starts(date(months_back // 12, months_back % 12 + 1, 1), TREND_MONTHS)
+    starts = [_utc(day, zone) for day in trend]
+    tomorrow = _utc(today + timedelta(days=1), zone)
+    since = today - timedelta(days=ANNOUNCEMENT_DAYS - 1)
+    board = Dashboard(today=today, month_start=month_start, trend_start=trend[0], announcements_since=since,
+                      collection=collection(month_start.strftime('%Y-%m')), arrears=arrears.project_totals(today))
+
+    revenue = revenue_by_month(starts, tomorrow)
+    ratings = ratings_by_month(starts, tomorrow)
+    figures = repair_stats.compute(tenant, trend[0], today, hot_spot_orders=0)
+    orders = dict(figures.by_month)
+    board.months = [Month(month=day.strftime('%Y-%m'), received_fen=revenue[i], orders=orders.get(
+        day.strftime('%Y-%m'), 0), rated=ratings[i][0], rating_sum=ratings[i][1]) for i, day in enumerate(trend)]
+
+    counts = repair_board.status_counts(now)
+    responded, response_avg, resolved, resolution_avg = repair_times(starts[0], tomorrow)
+    board.repairs = Repairs(
+        open=sum(counts[status] for status in OPEN_STATUSES), overdue=counts['overdue'], by_status=counts,
+        response_average=response_avg, response_median=figures.response.median, response_orders=responded,
+        resolution_average=resolution_avg, resolution_median=figures.resolution.median, resolution_orders=resolved,
+        rated=sum(m.rated for m in board.months), rating_sum=sum(m.rating_sum for m in board.months),
+        hot_spots=figures.hot_spots[:HOT_SPOTS], hot_spot_count=len(figures.hot_spots))
+
+    rounds = inspection_report.compute(tenant, month_start, today, now)
+    board.inspections = Inspections(
+        due=rounds.due, done=rounds.done, devices=sum(c.devices for c in rounds.categories),
+        device_days=sum(c.days for c in rounds.categories), failures=sum(c.failures for c in rounds.categories))
+
+    board.announcements = announcement_reads(_utc(since, zone), now)
+    return board
