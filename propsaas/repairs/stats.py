@@ -163,7 +163,7 @@ def _months(start: date, end: date) -> list[date]:
     return [date(m // 12, m % 12 + 1, 1) for m in range(first, last + 1)]
 
 
-def _parse_day(value, field_name: str) -> date | None:
+def parse_day(value, field_name: str) -> date | None:
     if value is None or value == '':
         return None
     if isinstance(value, date):
@@ -178,8 +178,8 @@ def check_range(tenant, start=None, end=None, building_id=None) -> tuple[date, d
     """The range and building asked for (strings from a query, dates or None), checked: defaults for missing days,
     start not after end, at most MAX_MONTHS months, the building one of the project's. Raises DomainError."""
     default_start, default_end = default_range(tenant_today(tenant))
-    start = _parse_day(start, 'start') or default_start
-    end = _parse_day(end, 'end') or default_end
+    start = parse_day(start, 'start') or default_start
+    end = parse_day(end, 'end') or default_end
     if start > end:
         raise DomainError(_l('开始日期不能晚于结束日期'), field='start')
     if len(_months(start, end)) > MAX_MONTHS:
@@ -214,7 +214,7 @@ def building_choices():
     return sa.select(Building.id, Building.name).order_by(Building.sort_order, Building.name, Building.id)
 
 
-def _seconds(later, earlier):
+def seconds_between(later, earlier):
     """``later - earlier`` in seconds, in SQL: julianday on SQLite, epoch of the interval on PostgreSQL."""
     if db.session.get_bind().dialect.name == 'postgresql':
         return sa.func.extract('epoch', later - earlier)
@@ -362,9 +362,9 @@ def compute(tenant, start: date, end: date, building_id: int | None = None, *,
     by_month = [(month.strftime('%Y-%m'), per_month.get(index, 0)) for index, month in enumerate(months)]
 
     started = first_started()
-    response = _percentiles(sa.select(_seconds(started.c.at, WorkOrder.created_at))
+    response = _percentiles(sa.select(seconds_between(started.c.at, WorkOrder.created_at))
                             .join(started, started.c.order_id == WorkOrder.id).where(*where))
-    resolution = _percentiles(sa.select(_seconds(WorkOrder.completed_at, WorkOrder.created_at))
+    resolution = _percentiles(sa.select(seconds_between(WorkOrder.completed_at, WorkOrder.created_at))
                               .where(*where, WorkOrder.completed_at.is_not(None)))
     return Stats(start=start, end=end, building_id=building_id, total=total, by_category=by_category,
                  by_building=by_building, by_month=by_month, response=response, resolution=resolution,

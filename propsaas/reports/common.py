@@ -15,6 +15,7 @@ from ..documents.spreadsheets import safe_cell
 from ..errors import DomainError
 from ..extensions import db
 from ..property.models import Building
+from ..repairs.stats import parse_day
 from ..tenancy.clock import tenant_today, tenant_zone
 
 #: the longest range a report may ask for: a year (and a day for leap years)
@@ -64,24 +65,13 @@ def this_month(today: date) -> tuple[date, date]:
     return first, following - timedelta(days=1)
 
 
-def _day(value, field: str) -> date | None:
-    if value is None or value == '':
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise DomainError(_l('日期格式应为 2026-01-31'), field=field) from None
-
-
 def parse_filter(tenant, start=None, end=None, building=None, *, max_days: int = MAX_DAYS) -> ReportFilter:
     """The filter asked for (strings from a query, dates or None), checked: this month for missing days, start not
     after end, at most ``max_days`` days, the building one of the project's (another project's is '没有这个楼栋',
     as one that never existed). Raises DomainError (422)."""
     default_start, default_end = this_month(tenant_today(tenant))
-    start = _day(start, 'start') or default_start
-    end = _day(end, 'end') or default_end
+    start = parse_day(start, 'start') or default_start
+    end = parse_day(end, 'end') or default_end
     if start > end:
         raise DomainError(_l('开始日期不能晚于结束日期'), field='start')
     if (end - start).days >= max_days:

@@ -22,7 +22,7 @@ from ..extensions import db
 from ..models_base import Page, page_of
 from ..property.models import Building, Room
 from ..repairs.models import STATUS_NAMES, RepairCategory, WorkOrder
-from ..repairs.stats import _seconds, first_started, hours
+from ..repairs.stats import first_started, hours, seconds_between
 from ..tenancy.clock import tenant_zone
 from .common import ReportFilter, Sheet, as_utc, book_bytes, new_book, seconds_as_int
 
@@ -114,8 +114,8 @@ def _where(tenant, f: ReportFilter, basis: str) -> list:
 def summary(tenant, f: ReportFilter, basis: str) -> tuple[list[GroupRow], GroupRow]:
     """Per building and category, and the range's totals: one statement."""
     started = first_started()
-    response = _seconds(started.c.at, WorkOrder.created_at)
-    resolution = _seconds(WorkOrder.completed_at, WorkOrder.created_at)
+    response = seconds_between(started.c.at, WorkOrder.created_at)
+    resolution = seconds_between(WorkOrder.completed_at, WorkOrder.created_at)
     rows = db.session.execute(
         sa.select(WorkOrder.building_id, Building.name, RepairCategory.name, sa.func.count(WorkOrder.id),
                   sa.func.count(WorkOrder.completed_at), sa.func.count(started.c.at), sa.func.sum(response),
