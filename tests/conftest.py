@@ -19,7 +19,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from propsaas import create_app
 from propsaas.auth import services as auth_services
-from propsaas.auth.models import User
+from propsaas.auth.models import Operator, User
 from propsaas.auth.passwords import hash_password
 from propsaas.extensions import db
 from propsaas.tenancy import provisioning, rls
@@ -129,6 +129,22 @@ def runner(app):
 @pytest.fixture(scope='session')
 def password_hash():
     return hash_password(PASSWORD)  # argon2 once per session, not per user
+
+
+@pytest.fixture
+def operator(app, password_hash):
+    """operator(name='运营小张') -> a client on the platform host logged in as a new operator."""
+    def make(name: str = '运营小张'):
+        email = f'op-{uuid.uuid4().hex[:8]}@propsaas.cn'
+        with app.app_context():
+            db.session.add(Operator(email=email, name=name, password_hash=password_hash))
+            db.session.commit()
+        client = app.test_client()
+        client.base = 'http://localhost'
+        assert client.post('/operator/login', data={'login': email, 'password': PASSWORD}).status_code == 302
+        return client
+
+    return make
 
 
 @pytest.fixture

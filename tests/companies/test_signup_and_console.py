@@ -14,7 +14,6 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from propsaas.auth import services as auth_services
 from propsaas.auth.models import OperatorAction
 from propsaas.billing.models import Bill, Payment, PaymentAllocation
 from propsaas.companies import services
@@ -83,14 +82,8 @@ def company_client(app, data):
 
 
 @pytest.fixture
-def operator_client(app):
-    email = f'op-{uuid.uuid4().hex[:6]}@propsaas.cn'
-    with app.app_context():
-        auth_services.create_operator(email, '审核员', 'Operator-Pass-77')
-        db.session.commit()
-    client = platform_client(app)
-    assert client.post('/operator/login', data={'login': email, 'password': 'Operator-Pass-77'}).status_code == 302
-    return client
+def operator_client(operator):
+    return operator('审核员')
 
 
 def test_sign_up_approve_console_enter_project_and_log_in_directly(app, operator_client, monkeypatch):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-import uuid
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -13,13 +12,11 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from propsaas.auth.models import Operator
 from propsaas.extensions import db
 from propsaas.feedback.models import Feedback
 from propsaas.notices.models import Message
 from propsaas.storage import tenant_root
 from propsaas.tenancy.context import platform_scope
-from tests.conftest import PASSWORD
 from tests.helpers import count_queries
 
 PLATFORM = 'http://localhost'
@@ -79,23 +76,6 @@ def files_of(app, tenant) -> list:
     with app.app_context():
         root = tenant_root(tenant.id) / 'feedback'
     return sorted(p for p in root.rglob('*') if p.is_file()) if root.exists() else []
-
-
-@pytest.fixture
-def operator(app, password_hash):
-    """operator() -> a client on the platform host logged in as a new operator."""
-
-    def make():
-        email = f'op-{uuid.uuid4().hex[:8]}@propsaas.cn'
-        with app.app_context():
-            db.session.add(Operator(email=email, name='运营小张', password_hash=password_hash))
-            db.session.commit()
-        client = app.test_client()
-        client.base = PLATFORM
-        assert client.post('/operator/login', data={'login': email, 'password': PASSWORD}).status_code == 302
-        return client
-
-    return make
 
 
 def test_staff_send_feedback_with_a_screenshot_without_its_exif(app, projects):

@@ -4,7 +4,6 @@ any table and no file; the other project untouched throughout."""
 from __future__ import annotations
 
 import io
-import uuid
 import zipfile
 from datetime import timedelta
 
@@ -14,7 +13,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from propsaas import storage
-from propsaas.auth.models import Operator, OperatorAction, User
+from propsaas.auth.models import OperatorAction, User
 from propsaas.config import load_config
 from propsaas.extensions import db
 from propsaas.jobs.models import JobRecord
@@ -27,7 +26,6 @@ from propsaas.residents.models import Resident
 from propsaas.tenancy import provisioning
 from propsaas.tenancy.context import platform_scope, tenant_scope
 from propsaas.tenancy.models import Tenant
-from tests.conftest import PASSWORD
 
 PLATFORM = 'http://localhost'
 MARK_A, MARK_B = 'AMARK甲', 'BMARK乙'
@@ -61,23 +59,6 @@ def projects(app, make_tenant):
         _seed(a, MARK_A)
         _seed(b, MARK_B)
     return a, b
-
-
-@pytest.fixture
-def operator(app, password_hash):
-    """operator() -> a client on the platform host logged in as a new operator."""
-
-    def make():
-        email = f'op-{uuid.uuid4().hex[:8]}@propsaas.cn'
-        with app.app_context():
-            db.session.add(Operator(email=email, name='运营小张', password_hash=password_hash))
-            db.session.commit()
-        client = app.test_client()
-        client.base = PLATFORM
-        assert client.post('/operator/login', data={'login': email, 'password': PASSWORD}).status_code == 302
-        return client
-
-    return make
 
 
 def _admin_client(app, tenant, make_user, client_for, role='admin'):

@@ -3,7 +3,6 @@ logged with the operator, the project and the address; the projects list shows r
 the last login; none of it for anyone but an operator."""
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -13,23 +12,12 @@ from propsaas.property.models import Building, Room
 from propsaas.residents.models import Resident
 
 
-def operator_client(app, runner):
-    email = f'op-{uuid.uuid4().hex[:6]}@propsaas.cn'
-    created = runner.invoke(args=['operators', 'create', email, '--name', '审计员'],
-                            input='Operator-Pass-77\nOperator-Pass-77\n')
-    assert created.exit_code == 0, created.output
-    client = app.test_client()
-    client.base = 'http://localhost'
-    assert client.post('/operator/login', data={'login': email, 'password': 'Operator-Pass-77'}).status_code == 302
-    return client
-
-
-def test_operator_actions_are_logged(app, runner, make_tenant):
+def test_operator_actions_are_logged(app, operator, make_tenant):
     tenant = make_tenant(name='审计小区')
     anonymous = app.test_client()
     anonymous.base = 'http://localhost'
     assert anonymous.get('/operator/audit').status_code == 302  # to the operator login
-    client = operator_client(app, runner)
+    client = operator('审计员')
     assert client.post(f'/operator/tenants/{tenant.slug}/suspend').status_code == 302
     assert client.post(f'/operator/tenants/{tenant.slug}/resume').status_code == 302
     page = client.get('/operator/audit')
@@ -41,7 +29,7 @@ def test_operator_actions_are_logged(app, runner, make_tenant):
     assert app.test_client().get('/operator/audit', base_url=f'http://{tenant.slug}.localhost').status_code == 404
 
 
-def test_the_projects_list_shows_size_and_activity(app, runner, make_tenant, make_user, in_tenant):
+def test_the_projects_list_shows_size_and_activity(app, operator, make_tenant, make_user, in_tenant):
     tenant = make_tenant(name='规模小区')
     user_id = make_user(tenant, 'staff')
     with in_tenant(tenant) as session:
@@ -54,12 +42,12 @@ def test_the_projects_list_shows_size_and_activity(app, runner, make_tenant, mak
         session.get(User, user_id).last_login_at = datetime(2026, 11, 30, 1, 30, tzinfo=UTC)
         storage.write_atomically('audit/report.bin', b'x' * 2_097_152)
         session.commit()
-    page = operator_client(app, runner).get('/operator/tenants').text
+    page = operator('审计员').get('/operator/tenants').text
     row = page.split('规模小区')[1].split('</tr>')[0]
     assert '3 / 2' in row and '2.0 MB' in row and '2026-11-30 09:30' in row  # Shanghai time
 
 
-def test_the_job_queues_page_lists_failed_jobs_and_retries_one(app, runner, make_tenant, in_tenant):
+def test_the_job_queues_page_lists_failed_jobs_and_retries_one(app, operator, make_tenant, in_tenant):
     """Without Redis jobs run inline: the page says so, lists the failed record and 重试 runs it again (logged)."""
     from propsaas.jobs.models import JobRecord
     from propsaas.jobs.queue import enqueue
@@ -77,7 +65,7 @@ def test_the_job_queues_page_lists_failed_jobs_and_retries_one(app, runner, make
     anonymous.base = 'http://localhost'
     assert anonymous.get('/operator/jobs').status_code == 302
     assert anonymous.post(f'/operator/jobs/{record_id}/retry').status_code == 302
-    client = operator_client(app, runner)
+    client = operator('审计员')
     page = client.get('/operator/jobs').text
     assert '未配置 Redis' in page and f'#{record_id}' in page and 'RuntimeError: 磁盘已满' in page
     assert f'#{done_id}' not in page  # done: not listed
