@@ -219,48 +219,6 @@ def _build_tenant(slug: str, households: int, months: int) -> tuple[int, int]:
     return t, admin
 
 
-def _cookie(app, tenant_id: int, user_id: int) -> str:
-    import secrets
-
-    from propsaas.auth import services as auth_services
-    from propsaas.auth.models import User
-    from propsaas.extensions import db
-    from propsaas.tenancy.context import tenant_scope
-
-    with app.app_context(), tenant_scope(tenant_id):
-        raw = auth_services.start_session(db.session.get(User, user_id))
-        db.session.commit()
-    data = {'_user_id': f'u:{raw}', '_fresh': True, '_host': f't{tenant_id}', 'csrf_token': secrets.token_hex(20)}
-    value = app.session_interface.get_signing_serializer(app).dumps(data)
-    return f'{app.config["SESSION_COOKIE_NAME"]}={value}'
-
-
-def _get(app, slug: str, cookie: str, path: str) -> tuple[int, float, int]:
-    """(statements, seconds, statements of the figures) of one GET; SystemExit unless it is a 200."""
-    import sqlalchemy as sa
-
-    from propsaas.extensions import db
-
-    with app.app_context():
-        engine = db.engine
-    seen = []
-
-    def record(*args, **kwargs):
-        seen.append(1)
-
-    client = app.test_client(use_cookies=False)
-    sa.event.listen(engine, 'before_cursor_execute', record)
-    try:
-        started = time.perf_counter()
-        response = client.get(path, base_url=f'http://{slug}.localhost', headers={'Cookie': cookie})
-        seconds = time.perf_counter() - started
-    finally:
-        sa.event.remove(engine, 'before_cursor_execute', record)
-    if response.status_code != 200:
-        raise SystemExit(f'GET {path}: HTTP {response.status_code}; not benchmarking a wrong page')
-    return len(seen), seconds
-
-
 def _hand_written(tenant_id: int) -> float:
     """The dashboard's figures by hand-written SQL on one connection; seconds."""
     from datetime import UTC, datetime, timedelta
@@ -385,11 +343,11 @@ def phase_run(app_url: str, owner_url: str | None, instance: str, households: st
     engine.dispose()
     for label, (tenant_id, admin_id), slug in (('month', small, 'bench-dash-month'),
                                                ('years', big, 'bench-dash-years')):
-        cookie = _cookie(app, tenant_id, admin_id)
-        _get(app, slug, cookie, '/dashboard')  # warm: templates compiled, caches filled
-        out['statements'][label] = _get(app, slug, cookie, '/dashboard')[0]
+        cookie = throwaway.session_cookie(app, tenant_id, admin_id)
+        throwaway.timed_get(app, slug, cookie, '/dashboard')  # warm: templates compiled, caches filled
+        out['statements'][label] = throwaway.timed_get(app, slug, cookie, '/dashboard')[0]
         if label == 'years':
-            out['page'] = min(_get(app, slug, cookie, '/dashboard')[1] for _ in range(int(rounds)))
+            out['page'] = min(throwaway.timed_get(app, slug, cookie, '/dashboard')[1] for _ in range(int(rounds)))
             with app.app_context():
                 _hand_written(tenant_id)
                 out['sql'] = min(_hand_written(tenant_id) for _ in range(int(rounds)))

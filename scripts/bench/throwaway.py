@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import sys
+import time
 import uuid
 
 OWNER_ROLE, APP_ROLE = 'propsaas_owner', 'propsaas_app'  # as tests/conftest.py
@@ -97,3 +99,44 @@ def make_app(kind: str, app_url: str, owner_url: str | None, instance: str):
     return create_app({'SQLALCHEMY_DATABASE_URI': app_url, 'MIGRATION_DATABASE_URL': owner_url or None,
                        'FILES_DIR': os.path.join(instance, 'files'), 'REDIS_URL': None,
                        'RATELIMIT_STORAGE_URI': 'memory://', 'BASE_DOMAIN': 'localhost'})
+
+
+def session_cookie(app, tenant_id: int, user_id: int) -> str:
+    """A Cookie header value that logs ``user_id`` in on the tenant's host (a real session token)."""
+    from propsaas.auth import services as auth_services
+    from propsaas.auth.models import User
+    from propsaas.extensions import db
+    from propsaas.tenancy.context import tenant_scope
+
+    with app.app_context(), tenant_scope(tenant_id):
+        raw = auth_services.start_session(db.session.get(User, user_id))
+        db.session.commit()
+    data = {'_user_id': f'u:{raw}', '_fresh': True, '_host': f't{tenant_id}', 'csrf_token': secrets.token_hex(20)}
+    value = app.session_interface.get_signing_serializer(app).dumps(data)
+    return f'{app.config["SESSION_COOKIE_NAME"]}={value}'
+
+
+def timed_get(app, slug: str, cookie: str, path: str) -> tuple[int, float]:
+    """(statements, seconds) of one GET as the cookie's user; SystemExit unless it is a 200."""
+    import sqlalchemy as sa
+
+    from propsaas.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    seen = []
+
+    def record(*args, **kwargs):
+        seen.append(1)
+
+    client = app.test_client(use_cookies=False)
+    sa.event.listen(engine, 'before_cursor_execute', record)
+    try:
+        started = time.perf_counter()
+        response = client.get(path, base_url=f'http://{slug}.localhost', headers={'Cookie': cookie})
+        seconds = time.perf_counter() - started
+    finally:
+        sa.event.remove(engine, 'before_cursor_execute', record)
+    if response.status_code != 200:
+        raise SystemExit(f'GET {path}: HTTP {response.status_code}; not benchmarking a wrong page')
+    return len(seen), seconds

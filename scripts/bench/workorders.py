@@ -128,48 +128,6 @@ def _build_tenant(slug: str, orders: int) -> tuple[int, int]:
     return tenant_id, admin_id
 
 
-def _cookie(app, tenant_id: int, user_id: int) -> str:
-    import secrets
-
-    from propsaas.auth import services as auth_services
-    from propsaas.auth.models import User
-    from propsaas.extensions import db
-    from propsaas.tenancy.context import tenant_scope
-
-    with app.app_context(), tenant_scope(tenant_id):
-        raw = auth_services.start_session(db.session.get(User, user_id))
-        db.session.commit()
-    data = {'_user_id': f'u:{raw}', '_fresh': True, '_host': f't{tenant_id}', 'csrf_token': secrets.token_hex(20)}
-    value = app.session_interface.get_signing_serializer(app).dumps(data)
-    return f'{app.config["SESSION_COOKIE_NAME"]}={value}'
-
-
-def _get(app, slug: str, cookie: str, path: str) -> tuple[int, float]:
-    """(statements, seconds) of one GET; SystemExit unless it is a 200."""
-    import sqlalchemy as sa
-
-    from propsaas.extensions import db
-
-    with app.app_context():
-        engine = db.engine
-    seen = []
-
-    def record(*args, **kwargs):
-        seen.append(1)
-
-    client = app.test_client(use_cookies=False)
-    sa.event.listen(engine, 'before_cursor_execute', record)
-    try:
-        started = time.perf_counter()
-        response = client.get(path, base_url=f'http://{slug}.localhost', headers={'Cookie': cookie})
-        seconds = time.perf_counter() - started
-    finally:
-        sa.event.remove(engine, 'before_cursor_execute', record)
-    if response.status_code != 200:
-        raise SystemExit(f'GET {path}: HTTP {response.status_code}; not benchmarking a wrong page')
-    return len(seen), seconds
-
-
 def _hand_written(tenant_id: int) -> float:
     """The same figures by hand-written SQL on one connection (the last 12 months, every building); seconds."""
     from datetime import UTC, datetime
@@ -295,12 +253,12 @@ def phase_run(app_url: str, owner_url: str | None, instance: str, orders: str, r
             conn.execute(sa.text('ANALYZE work_orders, work_order_events, rooms, buildings, repair_categories'))
         engine.dispose()
     for label, (tenant_id, admin_id), slug in (('small', small, 'bench-wo-small'), ('big', big, 'bench-wo-big')):
-        cookie = _cookie(app, tenant_id, admin_id)
-        _get(app, slug, cookie, '/repairs/stats')  # warm: templates compiled, caches filled
-        out['statements'][label] = {'board': _get(app, slug, cookie, '/repairs')[0],
-                                    'stats': _get(app, slug, cookie, '/repairs/stats')[0]}
+        cookie = throwaway.session_cookie(app, tenant_id, admin_id)
+        throwaway.timed_get(app, slug, cookie, '/repairs/stats')  # warm: templates compiled, caches filled
+        out['statements'][label] = {'board': throwaway.timed_get(app, slug, cookie, '/repairs')[0],
+                                    'stats': throwaway.timed_get(app, slug, cookie, '/repairs/stats')[0]}
         if label == 'big':
-            page = min(_get(app, slug, cookie, '/repairs/stats')[1] for _ in range(int(rounds)))
+            page = min(throwaway.timed_get(app, slug, cookie, '/repairs/stats')[1] for _ in range(int(rounds)))
             with app.app_context():
                 _hand_written(tenant_id)
                 sql = min(_hand_written(tenant_id) for _ in range(int(rounds)))
