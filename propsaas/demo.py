@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 from .auth import services as auth_services
 from .auth.models import User
 from .extensions import db
+from .onboarding import pack
 from .tenancy import provisioning
 from .tenancy.context import tenant_scope
 
@@ -161,6 +162,10 @@ def setup_cmd():
         _demo_billing(tenant)
         db.session.commit()
         _demo_equipment(tenant)
+        db.session.commit()
+        if pack.latest_pack() is None:  # the 交付包 the project is handed over with (inline unless REDIS_URL is set)
+            click.echo('rendering the onboarding pack (交付包) ...')
+            pack.request_pack()
     base = current_app.config['BASE_DOMAIN']
     click.echo(f'demo tenant: http://{DEMO_SLUG}.{base}:{os.environ.get("PORT", "5000")}/')
     for role, name, email, mobile, _duties in DEMO_PEOPLE:

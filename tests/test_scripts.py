@@ -110,5 +110,8 @@ def test_demo_no_serve_sets_up_the_demo_tenant_twice(tmp_path):
         runs = conn.execute('SELECT count(*) FROM bill_runs').fetchone()[0]
         devices = conn.execute('SELECT count(*) FROM devices').fetchone()[0]
         lift_tasks = conn.execute("SELECT count(*) FROM inspection_tasks WHERE device_id IS NOT NULL").fetchone()[0]
+        packs = conn.execute("SELECT status, result_file FROM job_records WHERE key = 'onboarding:pack'").fetchall()
     assert notices == 1 and runs == 1 and bills == households > 0
     assert devices == 3 and lift_tasks > 0
+    (status, pack_file), = packs  # the onboarding pack, rendered once
+    assert status == 'done' and len(list((tmp_path / 'instance' / 'files' / 'tenants').glob(f'*/{pack_file}'))) == 1
