@@ -1,8 +1,22 @@
 """Sign-up, the company console and the operators' list of sign-ups (platform host); the login link's landing on a
 project's host."""
+import io
 from functools import wraps
+from urllib.parse import urlencode
 
-from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user, user_logged_out
 from sqlalchemy.exc import IntegrityError
@@ -10,19 +24,22 @@ from sqlalchemy.exc import IntegrityError
 from ..auth.forms import LoginForm
 from ..auth.sessions import mark_session_host
 from ..auth.throttle import throttle_failed_logins
-from ..auth.views import _log_in
+from ..auth.views import _log_in, _safe_next
 from ..errors import DomainError
 from ..extensions import db, limiter
 from ..jobs.queue import QueueUnavailable
 from ..jobs.views import send_result_file
+from ..money import format_yuan
 from ..onboarding import pack
 from ..onboarding.pack import pack_for_new_project
 from ..platform import audit
 from ..platform.views import operator_required
+from ..repairs.stats import format_duration
+from ..reports.common import XLSX
 from ..tenancy.context import tenant_scope
 from ..tenancy.guards import platform_only, tenant_only
 from ..tenancy.urls import tenant_url
-from . import bp, project_bp, services
+from . import bp, comparison, project_bp, services
 from .forms import ProjectForm, RejectForm, SignupForm
 from .models import SIGNUP_STATUS_NAMES, CompanyAccount, CompanySignup
 
@@ -234,19 +251,26 @@ def new_project():
     return redirect(url_for('companies.console'))
 
 
+def _local_next(target: str | None) -> str | None:
+    """``target`` when it is a path on the same host (auth.views._safe_next's rule), else None: ignored."""
+    return target if target and _safe_next(target) == target else None
+
+
 @bp.post('/company/projects/<slug>/enter')
 @company_required
 def enter_project(slug):
-    """进入项目: a single-use login link, then off to the project's host (sessions don't cross hosts)."""
+    """进入项目: a single-use login link, then off to the project's host (sessions don't cross hosts). A ``next``
+    (a local path such as /dashboard, from 项目对比) rides along and is checked again on the project's host."""
     tenant = _company_project_or_404(slug)
+    target = _local_next(request.form.get('next'))
     try:
         raw = services.mint_login_link(_account(), tenant)
     except DomainError as e:
         db.session.rollback()
         flash(e.message, 'error')
-        return redirect(url_for('companies.console'))
+        return redirect(url_for('companies.comparison' if target else 'companies.console'))
     db.session.commit()
-    return redirect(tenant_url(f'/login-link/{raw}', tenant))
+    return redirect(tenant_url(f'/login-link/{raw}' + (f'?{urlencode({"next": target})}' if target else ''), tenant))
 
 
 def _company_project_or_404(slug: str):
@@ -288,7 +312,31 @@ def use_login_link(token):
         return render_template('companies/link_invalid.html', title=_('登录链接无效或已过期'), hint=hint), 404
     _log_in(user)
     db.session.commit()
-    return redirect(url_for('core.home'))
+    return redirect(_safe_next(request.args.get('next')))
+
+
+# --- 项目对比: the company's projects side by side --------------------------------------------------------------
+
+@bp.get('/company/figures', endpoint='comparison')
+@company_required
+def comparison_page():
+    account = _account()
+    table = comparison_figures(account)
+    return render_template('companies/comparison.html', account=account, table=table, yuan=format_yuan,
+                           duration=format_duration, base_domain=current_app.config['BASE_DOMAIN'])
+
+
+@bp.get('/company/figures.xlsx')
+@company_required
+def comparison_export():
+    account = _account()
+    data = comparison.export_xlsx(comparison_figures(account), account.organization.name)
+    return send_file(io.BytesIO(data), as_attachment=True, download_name='project-comparison.xlsx', mimetype=XLSX,
+                     max_age=0)
+
+
+def comparison_figures(account: CompanyAccount) -> comparison.Table:
+    return comparison.compute(services.company_projects(account))
 
 
 # --- operators: pending sign-ups -----------------------------------------------------------------------------------

@@ -45,7 +45,8 @@ from ..inspections import report as inspection_report
 from ..notices.models import Announcement, Message
 from ..repairs import board as repair_board
 from ..repairs import stats as repair_stats
-from ..repairs.models import OPEN_STATUSES, WorkOrder
+from ..repairs.models import OPEN_STATUSES, WorkOrder, WorkOrderEvent
+from ..repairs.stats import seconds_between
 from ..tenancy import clock
 from ..tenancy.clock import tenant_zone
 
@@ -181,6 +182,42 @@ class Dashboard:
 
 # --- time ---------------------------------------------------------------------------------------------------------
 
+@dataclass
+class Windows:
+    """The dashboard's windows for one project as of ``now`` (shared with the company view, companies.comparison,
+    so both count the same days)."""
+
+    today: date
+    month_start: date
+    #: the trend's months, oldest first, and their starts as aware UTC
+    trend: list[date]
+    starts: list[datetime]
+    #: local midnight after today, UTC: the end of every window
+    tomorrow: datetime
+    #: the first day of the announcement window, and its local midnight in UTC
+    since: date
+    since_utc: datetime
+
+    @property
+    def period(self) -> str:
+        return self.month_start.strftime('%Y-%m')
+
+    @property
+    def month_start_utc(self) -> datetime:
+        return self.starts[-1]
+
+
+def windows(tenant, now: datetime) -> Windows:
+    zone = tenant_zone(tenant)
+    today = now.astimezone(zone).date()
+    month_start = today.replace(day=1)
+    months_back = month_start.year * 12 + month_start.month - TREND_MONTHS  # 11 months before this one
+    trend = _month_starts(date(months_back // 12, months_back % 12 + 1, 1), TREND_MONTHS)
+    since = today - timedelta(days=ANNOUNCEMENT_DAYS - 1)
+    return Windows(today=today, month_start=month_start, trend=trend, starts=[_utc(day, zone) for day in trend],
+                   tomorrow=_utc(today + timedelta(days=1), zone), since=since, since_utc=_utc(since, zone))
+
+
 def _month_starts(first: date, count: int) -> list[date]:
     base = first.year * 12 + first.month - 1
     return [date((base + i) // 12, (base + i) % 12 + 1, 1) for i in range(count)]
@@ -200,14 +237,8 @@ def _month_bucket(column, starts: list[datetime]):
                    else_=len(starts) - 1)
 
 
-def _seconds(later, earlier):
-    """``later - earlier`` in seconds, in SQL (as repairs.stats measures them)."""
-    if db.session.get_bind().dialect.name == 'postgresql':
-        return sa.func.extract('epoch', later - earlier)
-    return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400
-
-
-def _whole(value) -> int | None:
+def whole(value) -> int | None:
+    """Seconds from SQL (float on SQLite, Decimal on PostgreSQL) as a whole number, half up."""
     if value is None:
         return None
     return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
@@ -215,13 +246,24 @@ def _whole(value) -> int | None:
 
 # --- the figures --------------------------------------------------------------------------------------------------
 
+def _grouped(query, by):
+    return query.group_by(*by) if by else query
+
+
+def collection_selects(period, *by):
+    """(bills and receivable, received) of the live bills of ``period`` (a 'YYYY-MM', or an SQL expression of one),
+    each select grouped by the columns ``by`` (none: one row). ``by`` are Bill's columns (received joins Bill)."""
+    live = sa.and_(Bill.period == period, Bill.status != 'void')
+    receivable = sa.select(*by, sa.func.count(), sa.func.coalesce(sa.func.sum(Bill.total_fen), 0)).where(live)
+    received = (sa.select(*by, sa.func.coalesce(sa.func.sum(PaymentAllocation.amount_fen), 0))
+                .select_from(PaymentAllocation).join(Bill, Bill.id == PaymentAllocation.bill_id).where(live))
+    return _grouped(receivable, by), _grouped(received, by)
+
+
 def collection(period: str) -> Collection:
     """This month's receivable and received (one statement)."""
-    live = sa.and_(Bill.period == period, Bill.status != 'void')
-    receivable = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Bill.total_fen), 0)).where(live)
-    received = (sa.select(sa.func.coalesce(sa.func.sum(PaymentAllocation.amount_fen), 0))
-                .join(Bill, Bill.id == PaymentAllocation.bill_id).where(live).scalar_subquery())
-    bills, total, paid = db.session.execute(receivable.add_columns(received)).one()
+    receivable, received = collection_selects(period)
+    bills, total, paid = db.session.execute(receivable.add_columns(received.scalar_subquery())).one()
     return Collection(period=period, bills=int(bills), receivable_fen=int(total), received_fen=int(paid))
 
 
@@ -242,12 +284,17 @@ def revenue_by_month(starts: list[datetime], end: datetime) -> list[int]:
     return out
 
 
+def rated_in(low, high) -> list:
+    """SQL: the orders whose rating counts in [low, high): rated, by the time the resident confirmed."""
+    return [WorkOrder.rating.is_not(None), WorkOrder.confirmed_at >= low, WorkOrder.confirmed_at < high]
+
+
 def ratings_by_month(starts: list[datetime], end: datetime) -> list[tuple[int, int]]:
     """(ratings, their sum) per month, by the month the resident confirmed: one statement."""
     bucket = _month_bucket(WorkOrder.confirmed_at, starts).label('bucket')
     rows = db.session.execute(
         sa.select(bucket, sa.func.count(), sa.func.sum(WorkOrder.rating))
-        .where(WorkOrder.rating.is_not(None), WorkOrder.confirmed_at >= starts[0], WorkOrder.confirmed_at < end)
+        .where(*rated_in(starts[0], end))
         .group_by(bucket)).all()
     out = [(0, 0)] * len(starts)
     for index, count, total in rows:
@@ -255,43 +302,51 @@ def ratings_by_month(starts: list[datetime], end: datetime) -> list[tuple[int, i
     return out
 
 
+def repair_times_select(low, high, *by, tenant_ids=None):
+    """Orders with a response, average response seconds, orders resolved, average resolution seconds of the orders
+    submitted in [low, high) (datetimes or SQL expressions), grouped by WorkOrder's columns ``by`` (none: one row);
+    ``tenant_ids``: the projects read across (platform scope), else the current one."""
+    started = repair_stats.first_started(*([WorkOrderEvent.tenant_id.in_(tenant_ids)] if tenant_ids else []))
+    response = seconds_between(started.c.at, WorkOrder.created_at)
+    resolution = sa.case((WorkOrder.completed_at.is_not(None),
+                          seconds_between(WorkOrder.completed_at, WorkOrder.created_at)))
+    return _grouped(
+        sa.select(*by, sa.func.count(started.c.at), sa.func.avg(response), sa.func.count(WorkOrder.completed_at),
+                  sa.func.avg(resolution))
+        .select_from(WorkOrder).outerjoin(started, started.c.order_id == WorkOrder.id)
+        .where(WorkOrder.created_at >= low, WorkOrder.created_at < high), by)
+
+
 def repair_times(low: datetime, high: datetime) -> tuple[int, int | None, int, int | None]:
     """(orders with a response, average response seconds, orders resolved, average resolution seconds) of the
     orders submitted in [low, high): one statement."""
-    started = repair_stats.first_started()
-    response = _seconds(started.c.at, WorkOrder.created_at)
-    resolution = sa.case((WorkOrder.completed_at.is_not(None), _seconds(WorkOrder.completed_at, WorkOrder.created_at)))
-    row = db.session.execute(
-        sa.select(sa.func.count(started.c.at), sa.func.avg(response), sa.func.count(WorkOrder.completed_at),
-                  sa.func.avg(resolution))
-        .select_from(WorkOrder).outerjoin(started, started.c.order_id == WorkOrder.id)
-        .where(WorkOrder.created_at >= low, WorkOrder.created_at < high)).one()
-    return int(row[0]), _whole(row[1]), int(row[2]), _whole(row[3])
+    row = db.session.execute(repair_times_select(low, high)).one()
+    return int(row[0]), whole(row[1]), int(row[2]), whole(row[3])
+
+
+def announcement_reads_select(since, now: datetime, *by):
+    """Announcements published in [since, now] (``since`` a datetime or an SQL expression) and not withdrawn: how
+    many, their residents' messages and how many were read, grouped by Message's columns ``by`` (none: one row)."""
+    return _grouped(
+        sa.select(*by, sa.func.count(sa.distinct(Message.announcement_id)), sa.func.count(Message.id),
+                  sa.func.count(Message.read_at))
+        .select_from(Message).join(Announcement, Announcement.id == Message.announcement_id)
+        .where(Announcement.status == 'published', Announcement.published_at >= since,
+               Announcement.published_at <= now, Message.resident_id.is_not(None)), by)
 
 
 def announcement_reads(since: datetime, now: datetime) -> Announcements:
     """Announcements published in [since, now] and not withdrawn: their residents' messages and how many were read
     (one statement)."""
-    row = db.session.execute(
-        sa.select(sa.func.count(sa.distinct(Message.announcement_id)), sa.func.count(Message.id),
-                  sa.func.count(Message.read_at))
-        .select_from(Message).join(Announcement, Announcement.id == Message.announcement_id)
-        .where(Announcement.status == 'published', Announcement.published_at >= since,
-               Announcement.published_at <= now, Message.resident_id.is_not(None))).one()
+    row = db.session.execute(announcement_reads_select(since, now)).one()
     return Announcements(announcements=int(row[0]), recipients=int(row[1]), read=int(row[2]))
 
 
 def compute(tenant, now: datetime | None = None) -> Dashboard:
     """Every figure of the dashboard as of ``now`` (default: the clock): STATEMENTS statements."""
     now = now or clock.now_utc()
-    zone = tenant_zone(tenant)
-    today = now.astimezone(zone).date()
-    month_start = today.replace(day=1)
-    months_back = month_start.year * 12 + month_start.month - TREND_MONTHS  # 11 months before this one
-    trend = _month_starts(date(months_back // 12, months_back % 12 + 1, 1), TREND_MONTHS)
-    starts = [_utc(day, zone) for day in trend]
-    tomorrow = _utc(today + timedelta(days=1), zone)
-    since = today - timedelta(days=ANNOUNCEMENT_DAYS - 1)
+    w = windows(tenant, now)
+    today, month_start, trend, starts, tomorrow, since = w.today, w.month_start, w.trend, w.starts, w.tomorrow, w.since
     board = Dashboard(today=today, month_start=month_start, trend_start=trend[0], announcements_since=since,
                       collection=collection(month_start.strftime('%Y-%m')), arrears=arrears.project_totals(today))
 
@@ -316,5 +371,5 @@ def compute(tenant, now: datetime | None = None) -> Dashboard:
         due=rounds.due, done=rounds.done, devices=sum(c.devices for c in rounds.categories),
         device_days=sum(c.days for c in rounds.categories), failures=sum(c.failures for c in rounds.categories))
 
-    board.announcements = announcement_reads(_utc(since, zone), now)
+    board.announcements = announcement_reads(w.since_utc, now)
     return board

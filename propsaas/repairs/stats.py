@@ -253,10 +253,11 @@ def _round(value: Fraction) -> int:
     return int((Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def first_started():
-    """order_id -> the first 开始维修 of its history."""
+def first_started(*where):
+    """order_id -> the first 开始维修 of its history (of the events matching ``where`` too: across projects, the
+    platform's company view names its projects, so it reads only theirs)."""
     return (sa.select(WorkOrderEvent.order_id.label('order_id'), sa.func.min(WorkOrderEvent.at).label('at'))
-            .where(WorkOrderEvent.action == 'started').group_by(WorkOrderEvent.order_id).subquery())
+            .where(WorkOrderEvent.action == 'started', *where).group_by(WorkOrderEvent.order_id).subquery())
 
 
 def _epoch_seconds(column):
