@@ -25,7 +25,8 @@ def _safe_next(target: str | None) -> str:
     return url_for('core.home')
 
 
-def _log_in(user: User) -> None:
+def log_in(user: User) -> None:
+    """Start a new session for ``user`` on this host (login, invitation, activation, a company's login link)."""
     session.clear()  # a new session id for every login (no fixation)
     services.start_session(user)
     login_user(user)
@@ -43,7 +44,7 @@ def login():
         if user is None:
             form.password.errors.append(_('手机号/邮箱或密码不正确'))
             return render_template('auth/login.html', form=form), 401
-        _log_in(user)
+        log_in(user)
         db.session.commit()
         return redirect(_safe_next(request.args.get('next')))
     if current_user.is_authenticated:
@@ -74,7 +75,7 @@ def accept_invite(token):
         except DomainError as e:
             form.password.errors.append(e.message)
         else:
-            _log_in(user)
+            log_in(user)
             db.session.commit()
             flash(_('欢迎，%(name)s！密码已设置。', name=user.name))
             return redirect(url_for('core.home'))

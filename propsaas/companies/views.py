@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from ..auth.forms import LoginForm
 from ..auth.sessions import mark_session_host
 from ..auth.throttle import throttle_failed_logins
-from ..auth.views import _log_in, _safe_next
+from ..auth.views import _safe_next, log_in
 from ..errors import DomainError
 from ..extensions import db, limiter
 from ..jobs.queue import QueueUnavailable
@@ -310,7 +310,7 @@ def use_login_link(token):
         db.session.commit()  # a link that named an inactive admin stays used up
         hint = _('登录链接只能使用一次，并且几分钟后失效。请回到企业账号重新点击“进入项目”，或直接登录。')
         return render_template('companies/link_invalid.html', title=_('登录链接无效或已过期'), hint=hint), 404
-    _log_in(user)
+    log_in(user)
     db.session.commit()
     return redirect(_safe_next(request.args.get('next')))
 

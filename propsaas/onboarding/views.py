@@ -1,13 +1,14 @@
 """激活账号 (public, on the project's host) and the admins' 交付包 page."""
 from __future__ import annotations
 
-from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_user
+from flask_login import current_user
 
 from ..auth import services as auth_services
-from ..auth.sessions import host_key, mark_session_host, require_role
+from ..auth.sessions import host_key, require_role
+from ..auth.views import log_in
 from ..core.navigation import add_nav
 from ..errors import DomainError
 from ..extensions import db, limiter
@@ -48,13 +49,6 @@ def _throttled(view):
 
 # --- 激活账号 ------------------------------------------------------------------------------------------------
 
-def _log_in(user) -> None:
-    session.clear()  # a new session id for the new login (no fixation)
-    auth_services.start_session(user)
-    login_user(user)
-    mark_session_host()
-
-
 @bp.route('/activate', methods=['GET', 'POST'])
 @_throttled
 def activate():
@@ -76,7 +70,7 @@ def activate():
         g.activation_failed = isinstance(e, activation.NoMatch)
         getattr(form, e.field if e.field in form else 'name').errors.append(e.message)
         return render_template('onboarding/activate.html', form=form), e.status_code
-    _log_in(user)
+    log_in(user)
     db.session.commit()
     flash(_('账号已激活，欢迎，%(name)s！以后请用手机号和密码登录。', name=user.name))
     return redirect(url_for('residents.my_rooms'))
