@@ -19,7 +19,20 @@ def create_app(config: dict | None = None) -> Flask:
     init_blueprints(app)
     init_security_headers(app)
     init_cli(app)
+    init_proxy(app)
     return app
+
+
+def init_proxy(app: Flask) -> None:
+    """Behind PROXY_HOPS reverse proxies (nginx, a load balancer), trust that many X-Forwarded-For/-Proto values:
+    the client's address is what the login, sign-up and activation throttles count and the audit log records, and
+    HTTPS at the proxy makes cookies Secure. None by default, so a client can't claim another address. The Host header
+    is the proxy's to pass through unchanged (projects are found by it)."""
+    hops = int(app.config.get('PROXY_HOPS') or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def init_extensions(app: Flask) -> None:

@@ -61,6 +61,8 @@ def load_config() -> dict:
         if os.environ.get('MIGRATION_DATABASE_URL') else None,
         'REDIS_URL': redis_url,
         'BASE_DOMAIN': os.environ.get('PROPSAAS_BASE_DOMAIN', 'localhost').lower().strip('.'),
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none, the default)
+        'PROXY_HOPS': int(os.environ.get('PROPSAAS_PROXY_HOPS', '0')),
         # Absolute links made outside a request (QR codes on PDF bills, payment providers' notify URLs, links in
         # messages sent by jobs): <scheme>://<slug>.<BASE_DOMAIN>[:<port>]
         'PUBLIC_URL_SCHEME': os.environ.get('PROPSAAS_PUBLIC_URL_SCHEME', 'http'),
