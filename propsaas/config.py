@@ -117,6 +117,8 @@ def load_config() -> dict:
         # link when the platform SMTP is configured and otherwise waits for an operator; 'email' | 'operator' force one.
         'SIGNUP_APPROVAL': os.environ.get('PROPSAAS_SIGNUP_APPROVAL', 'auto-if-smtp'),
         'SIGNUP_VERIFY_HOURS': int(os.environ.get('PROPSAAS_SIGNUP_VERIFY_HOURS', '48')),
+        # Refused payment notifications (forged, stale) per address and project before 429; genuine ones never count
+        'NOTIFY_REFUSED_LIMIT_PER_CLIENT': os.environ.get('PROPSAAS_NOTIFY_REFUSED_LIMIT_PER_CLIENT', '30 per minute'),
         'SIGNUP_LIMIT_PER_CLIENT': os.environ.get('PROPSAAS_SIGNUP_LIMIT_PER_CLIENT', '10 per hour'),
         'SLUG_CHECK_LIMIT_PER_CLIENT': os.environ.get('PROPSAAS_SLUG_CHECK_LIMIT_PER_CLIENT', '60 per minute'),
         # A login link from the company console into a project works once, for this many seconds.

@@ -6,16 +6,16 @@ A resident's order, mandate or bill of another room (or project) is 404, like an
 from __future__ import annotations
 
 import segno
-from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
-from ..auth.sessions import require_duty, require_role
+from ..auth.sessions import host_key, require_duty, require_role
 from ..core.navigation import add_nav
 from ..errors import DomainError
-from ..extensions import csrf, db
+from ..extensions import csrf, db, limiter
 from ..models_base import get_or_404
 from ..money import format_yuan
 from ..tenancy.clock import local_datetime
@@ -157,8 +157,16 @@ def sandbox_mandate(mandate_id):
 
 # --- the providers' notifications ----------------------------------------------------------------------------------
 
+def _notify_client_key() -> str:
+    return f'pay-notify:{host_key()}:{request.remote_addr}'
+
+
 @bp.post('/pay/notify/<provider>')
 @csrf.exempt  # the provider signs what it sends; there is no session and no form token
+# Only refused notifications count (forged, stale, unknown): a flood of them, each a signature to check, is slowed
+# per address; a provider's genuine ones never are.
+@limiter.limit(lambda: current_app.config['NOTIFY_REFUSED_LIMIT_PER_CLIENT'], key_func=_notify_client_key,
+               deduct_when=lambda response: response.status_code >= 400, scope='pay-notify')
 def payment_notify(provider):
     if g.get('tenant') is None or provider not in PROVIDER_NAMES:
         abort(404)

@@ -181,6 +181,26 @@ def test_forged_stale_or_mismatched_notifications_are_refused_and_change_nothing
     assert [bill.status for bill in bills_of(in_tenant, e)] == ['paid', 'paid']
 
 
+def test_a_flood_of_refused_notifications_is_slowed_and_genuine_ones_still_arrive(app, estate, in_tenant,
+                                                                                monkeypatch):
+    monkeypatch.setitem(app.config, 'NOTIFY_REFUSED_LIMIT_PER_CLIENT', '3 per minute')
+    e = estate()
+    order = new_order(in_tenant, e)
+    headers, body = signed(e, app, in_tenant, order.number)
+    forged = {**headers, 'X-Sandbox-Signature': '0' * 64}
+    flooder = app.test_client()
+    flooder.environ_base['REMOTE_ADDR'] = '198.51.100.66'
+
+    def post(client, h):
+        return client.post('/pay/notify/sandbox', data=body, headers={**h, 'Content-Type': 'application/json'},
+                           base_url=f'http://{e.tenant.slug}.localhost', csrf=False)
+
+    assert [post(flooder, forged).status_code for _ in range(4)] == [400, 400, 400, 429]
+    # the provider, from its own address, is not slowed down by the flood, and its notification is believed
+    assert _post_notice(app, e, headers, body).status_code == 200
+    assert [bill.status for bill in bills_of(in_tenant, e)] == ['paid', 'paid']
+
+
 def test_a_notification_on_another_projects_host_is_refused(app, estate, in_tenant):
     a, b = estate('甲小区'), estate('乙小区')
     order = new_order(in_tenant, a)
