@@ -117,6 +117,9 @@ def load_config() -> dict:
         # link when the platform SMTP is configured and otherwise waits for an operator; 'email' | 'operator' force one.
         'SIGNUP_APPROVAL': os.environ.get('PROPSAAS_SIGNUP_APPROVAL', 'auto-if-smtp'),
         'SIGNUP_VERIFY_HOURS': int(os.environ.get('PROPSAAS_SIGNUP_VERIFY_HOURS', '48')),
+        # PDFs (bills, print packs, the onboarding pack, label sheets): seconds one may take, and pages it may have
+        'PDF_TIME_LIMIT': float(os.environ.get('PROPSAAS_PDF_TIME_LIMIT', '120')),
+        'PDF_MAX_PAGES': int(os.environ.get('PROPSAAS_PDF_MAX_PAGES', '5000')),
         # Refused payment notifications (forged, stale) per address and project before 429; genuine ones never count
         'NOTIFY_REFUSED_LIMIT_PER_CLIENT': os.environ.get('PROPSAAS_NOTIFY_REFUSED_LIMIT_PER_CLIENT', '30 per minute'),
         'SIGNUP_LIMIT_PER_CLIENT': os.environ.get('PROPSAAS_SIGNUP_LIMIT_PER_CLIENT', '10 per hour'),

@@ -48,8 +48,6 @@ from ..tenancy.context import current_tenant_id
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIME_LIMIT = 120.0
-DEFAULT_MAX_PAGES = 5000
 TENANT_SCHEME = 'tenant-file'
 STYLESHEET = 'pdf/documents.css'
 _MIME = {'.css': 'text/css', '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.svg': 'image/svg+xml',
@@ -184,9 +182,8 @@ class PdfRenderer:
     def __init__(self, *, time_limit: float | None = None, max_pages: int | None = None,
                  stylesheet: str = STYLESHEET):
         config = current_app.config
-        self.time_limit = float(time_limit if time_limit is not None
-                                else config.get('PDF_TIME_LIMIT', DEFAULT_TIME_LIMIT))
-        self.max_pages = int(max_pages if max_pages is not None else config.get('PDF_MAX_PAGES', DEFAULT_MAX_PAGES))
+        self.time_limit = float(time_limit if time_limit is not None else config['PDF_TIME_LIMIT'])
+        self.max_pages = int(max_pages if max_pages is not None else config['PDF_MAX_PAGES'])
         self.static = static_root()
         self.base_url = self.static.as_uri() + '/'
         self.fetcher = RestrictedFetcher(self.static, current_tenant_id())
