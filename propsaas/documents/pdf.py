@@ -139,9 +139,10 @@ def time_limit(seconds: float):
         return
 
     def expired(signum, frame):
-        if _in_gc_callback(frame):
-            # An exception raised inside a garbage-collector callback is swallowed (reported as unraisable), so
-            # the limit would go unnoticed until the next phase: ring again a millisecond later instead.
+        if _in_finalizer(frame):
+            # An exception raised inside a garbage-collector callback or an object's __del__ (WeasyPrint's
+            # FontConfiguration has one) is swallowed (reported as unraisable), so the limit would go unnoticed
+            # until the next phase: ring again a millisecond later instead.
             signal.setitimer(signal.ITIMER_REAL, 0.001)
             return
         raise RenderTimeout(_l('生成PDF超过了 %(seconds)s 秒的时间限制，请缩小范围后重试', seconds=_seconds(seconds)))
@@ -159,10 +160,10 @@ def time_limit(seconds: float):
             signal.setitimer(signal.ITIMER_REAL, max(remaining - (time.monotonic() - started), 0.001))
 
 
-def _in_gc_callback(frame) -> bool:
+def _in_finalizer(frame) -> bool:
     codes = {getattr(callback, '__code__', None) for callback in gc.callbacks}
     while frame is not None:
-        if frame.f_code in codes:
+        if frame.f_code in codes or frame.f_code.co_name == '__del__':
             return True
         frame = frame.f_back
     return False

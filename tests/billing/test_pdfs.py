@@ -397,17 +397,18 @@ def test_api_pdfs(app, estate, in_tenant, client_for):
     assert client.get(f'/api/v1/me/bills/{mine.id}/pdf').status_code == 401
 
 
-def test_the_time_limit_waits_out_a_garbage_collector_callback():
-    """An exception raised inside a gc callback is swallowed: the alarm rings again just after it instead."""
+def test_the_time_limit_waits_out_a_garbage_collector_callback_or_a_finalizer():
+    """An exception raised inside a gc callback or a __del__ is swallowed: the alarm rings again just after it
+    instead."""
     import gc
     import sys
 
-    from propsaas.documents.pdf import _in_gc_callback
+    from propsaas.documents.pdf import _in_finalizer
 
     seen = []
 
     def callback(phase, info):
-        seen.append(_in_gc_callback(sys._getframe()))
+        seen.append(_in_finalizer(sys._getframe()))
 
     gc.callbacks.append(callback)
     try:
@@ -415,4 +416,11 @@ def test_the_time_limit_waits_out_a_garbage_collector_callback():
     finally:
         gc.callbacks.remove(callback)
     assert seen and all(seen)
-    assert not _in_gc_callback(sys._getframe())
+    assert not _in_finalizer(sys._getframe())
+
+    class Finalized:
+        def __del__(self):
+            seen.append(('del', _in_finalizer(sys._getframe())))
+
+    Finalized()  # dropped at once: its __del__ runs here
+    assert seen[-1] == ('del', True)
