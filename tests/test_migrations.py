@@ -26,3 +26,31 @@ def test_autogenerate_adds_rls_to_new_tenant_tables():
     assert kinds == ['CreateTableOp', 'EnableTenantRLSOp', 'CreateTableOp']
     assert isinstance(script.upgrade_ops.ops[1], EnableTenantRLSOp)
     assert "op.enable_tenant_rls('rooms')" in render_python_code(script.upgrade_ops)
+
+
+def test_projects_of_the_renamed_office_template_are_renamed_too(tmp_path):
+    """Migration 0022: a project provisioned from `standard-office` names `office-building` afterwards (and back)."""
+    from flask_migrate import downgrade, upgrade
+
+    from propsaas import create_app
+
+    url = f'sqlite:///{tmp_path}/renamed.db'
+    other = create_app({'TESTING': True, 'SQLALCHEMY_DATABASE_URI': url, 'FILES_DIR': str(tmp_path / 'files'),
+                        'REDIS_URL': None, 'RATELIMIT_STORAGE_URI': 'memory://'})
+    with other.app_context():
+        upgrade(revision='0021')
+        with db.engine.begin() as conn:
+            for slug, template in (('old-office', 'standard-office'), ('homes', 'standard-residential')):
+                conn.execute(sa.text("INSERT INTO tenants (slug, name, status, timezone, locale, template, settings, "
+                                     "created_at) VALUES (:slug, :slug, 'active', 'Asia/Shanghai', 'zh_CN', :t, '{}', "
+                                     "'2026-01-01 00:00:00')"), {'slug': slug, 't': template})
+
+        def templates():
+            with db.engine.connect() as conn:
+                return dict(conn.execute(sa.text('SELECT slug, template FROM tenants')).all())
+
+        upgrade(revision='0022')
+        assert templates() == {'old-office': 'office-building', 'homes': 'standard-residential'}
+        downgrade(revision='0021')
+        assert templates() == {'old-office': 'standard-office', 'homes': 'standard-residential'}
+        db.engine.dispose()
