@@ -256,6 +256,13 @@ def add_templates_cmd(slug):
     """Give projects the message templates their delivery template gained since they were provisioned (e.g. the
     staff messages of work orders); templates a project has, edited or not, are kept."""
     from .notices.provisioning import add_missing_templates
+
+    _add_missing(slug, add_missing_templates)
+
+
+def _add_missing(slug: str | None, add_missing, added_note: str = '') -> None:
+    """``add_missing(tenant)`` in every active project (or the one named ``slug``), a transaction each; says what
+    each project got. A project whose delivery template no longer loads is reported and skipped."""
     from .tenancy.models import Tenant
 
     try:
@@ -265,13 +272,13 @@ def add_templates_cmd(slug):
     for tenant_id, tenant_slug in tenants:
         with tenant_scope(tenant_id):
             try:
-                added = add_missing_templates(db.session.get(Tenant, tenant_id))
+                added = add_missing(db.session.get(Tenant, tenant_id))
                 db.session.commit()
             except TemplateError as e:
                 db.session.rollback()
                 click.echo(f'{tenant_slug}: template is invalid: {"; ".join(e.errors)}', err=True)
                 continue
-        click.echo(f'{tenant_slug}: ' + (f'added {", ".join(added)}' if added else 'nothing to add'))
+        click.echo(f'{tenant_slug}: ' + (f'added {", ".join(added)}{added_note}' if added else 'nothing to add'))
 
 
 @billing_cli.command('send-reminders')
@@ -304,6 +311,16 @@ def repairs_sweep_cmd(slug):
         _fail(str(e.message))
     for tenant_slug, report in results:
         click.echo(f'{tenant_slug}: ' + ', '.join(f'{k} {v}' for k, v in report.items()))
+
+
+@inspections_cli.command('add-plans')
+@click.option('--tenant', 'slug', default=None, help='One project (default: every active project).')
+def inspections_add_plans_cmd(slug):
+    """Give projects the inspection plans of their delivery template that they lack (projects provisioned before
+    inspections existed have none); plans a project has, edited or not, are kept."""
+    from .inspections.provisioning import add_missing_plans
+
+    _add_missing(slug, add_missing_plans, ' (their tasks come with the next generation)')
 
 
 @inspections_cli.command('generate')

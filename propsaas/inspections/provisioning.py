@@ -6,11 +6,13 @@ national rules and common practice check), for the admin to edit per plan, unles
 (``checklist``, as a template saved from a running project does), with its check points and required photos."""
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from ..extensions import db
 from ..tenancy.clock import tenant_today
-from ..tenancy.delivery import DeliveryTemplate
+from ..tenancy.delivery import DeliveryTemplate, load_template
 from ..tenancy.models import Tenant
-from ..tenancy.provisioning import provisioner
+from ..tenancy.provisioning import provisioner, templates_root
 from .models import InspectionPlan
 from .schedule import from_template
 
@@ -50,18 +52,40 @@ CHECKLISTS = {
 DEFAULT_CHECKLIST = [check('外观完好，运行正常'), note('备注')]
 
 
+def _plan(entry: dict, today) -> InspectionPlan:
+    """A plan of the delivery template's as the project starts with it (from ``today``)."""
+    return InspectionPlan(code=entry['code'], name=entry['name'], target=entry['target'],
+                          frequency=from_template(entry, today).to_json(), starts_on=today,
+                          checklist=[dict(item) for item in entry.get('checklist') or CHECKLISTS.get(
+                              entry['target'], DEFAULT_CHECKLIST)], points=list(entry.get('points') or []),
+                          duty=entry.get('duty'), duration_minutes=entry.get('duration_minutes'),
+                          retention_years=entry.get('retention_years'), basis=entry.get('basis'),
+                          note=entry.get('note'), enabled=entry.get('enabled', True),
+                          photos_required=entry.get('photos_required') or 0)
+
+
+def _template_plans(template: DeliveryTemplate) -> list[dict]:
+    return (template.sections.get('inspections') or {}).get('plans') or []
+
+
 @provisioner
 def provision_inspections(tenant: Tenant, template: DeliveryTemplate) -> None:
-    entries = (template.sections.get('inspections') or {}).get('plans') or []
     today = tenant_today(tenant)
-    db.session.add_all([
-        InspectionPlan(code=entry['code'], name=entry['name'], target=entry['target'],
-                       frequency=from_template(entry, today).to_json(), starts_on=today,
-                       checklist=[dict(item) for item in entry.get('checklist') or CHECKLISTS.get(
-                           entry['target'], DEFAULT_CHECKLIST)], points=list(entry.get('points') or []),
-                       duty=entry.get('duty'), duration_minutes=entry.get('duration_minutes'),
-                       retention_years=entry.get('retention_years'), basis=entry.get('basis'),
-                       note=entry.get('note'), enabled=entry.get('enabled', True),
-                       photos_required=entry.get('photos_required') or 0)
-        for entry in entries])
+    db.session.add_all([_plan(entry, today) for entry in _template_plans(template)])
     db.session.flush()
+
+
+def add_missing_plans(tenant: Tenant) -> list[str]:
+    """Add the inspection plans of the project's delivery template that it lacks, by code (a project provisioned
+    before inspections existed has none); plans it has, edited or not, are left alone. The codes added; their tasks
+    come with the next generation (hourly, or ``flask inspections generate``). For ``flask inspections add-plans``;
+    the caller commits. Raises TemplateError for a broken template."""
+    if not tenant.template:
+        return []
+    have = set(db.session.execute(sa.select(InspectionPlan.code)).scalars())
+    today = tenant_today(tenant)
+    missing = [_plan(entry, today) for entry in _template_plans(load_template(tenant.template, templates_root()))
+               if entry['code'] not in have]
+    db.session.add_all(missing)
+    db.session.flush()
+    return [plan.code for plan in missing]

@@ -366,3 +366,27 @@ def test_every_template_plan_opens_for_editing_with_its_values(estate, client_fo
     # the half-monthly lift maintenance: every 15 days, its duty selected
     lift = admin.get(f'/inspections/plans/{expected[0][0]}/edit').text
     assert '<option selected value="every_days">' in lift and '<option selected value="lift_safety">' in lift
+
+
+def test_add_plans_gives_an_older_project_its_templates_plans_and_keeps_its_own(make_tenant, in_tenant, runner):
+    """`flask inspections add-plans`: a project provisioned before inspections (no plans) gets the template's; a
+    project's own edits and plans are kept; a re-run adds nothing."""
+    tenant = make_tenant(name='老项目')
+    with in_tenant(tenant) as session:
+        codes = sorted(session.execute(sa.select(InspectionPlan.code)).scalars())
+        assert codes  # what the template gives a new project
+        kept = session.execute(sa.select(InspectionPlan).where(InspectionPlan.code == codes[0])).scalar_one()
+        kept.name = '改过名字的巡检'
+        session.execute(sa.delete(InspectionPlan).where(InspectionPlan.code != codes[0]))
+        session.commit()
+
+    result = runner.invoke(args=['inspections', 'add-plans', '--tenant', tenant.slug])
+    assert result.exit_code == 0, result.output
+    added = result.output.split('added ')[1].split(' (')[0].split(', ')
+    assert sorted(added) == codes[1:]  # in the template's order
+    with in_tenant(tenant) as session:
+        rows = dict(session.execute(sa.select(InspectionPlan.code, InspectionPlan.name)).all())
+    assert sorted(rows) == codes and rows[codes[0]] == '改过名字的巡检'
+    again = runner.invoke(args=['inspections', 'add-plans', '--tenant', tenant.slug])
+    assert again.exit_code == 0 and 'nothing to add' in again.output
+    assert runner.invoke(args=['inspections', 'add-plans', '--tenant', 'no-such-project']).exit_code == 1
