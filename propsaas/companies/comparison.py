@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -33,7 +33,7 @@ from ..notices.models import Announcement, Message
 from ..property.models import Room
 from ..repairs import board as repair_board
 from ..repairs.models import OPEN_STATUSES, WorkOrder
-from ..repairs.stats import hours
+from ..repairs.stats import AverageRating, hours
 from ..reports.common import Sheet, Yuan, book_bytes, new_book
 from ..tenancy import clock
 from ..tenancy.clock import tenant_zone
@@ -48,7 +48,7 @@ OLD_ARREARS_DAYS = next(low for code, _label, low, _high in arrears.BUCKETS if c
 
 
 @dataclass
-class Row:
+class Row(AverageRating):
     """One project's figures (the dashboard's, see docs/dashboard.md)."""
 
     tenant: Tenant
@@ -80,12 +80,6 @@ class Row:
     @property
     def collection_rate(self) -> Decimal | None:
         return dashboard.percent(self.received_fen, self.receivable_fen)
-
-    @property
-    def average_rating(self) -> Decimal | None:
-        if not self.rated:
-            return None
-        return (Decimal(self.rating_sum) / Decimal(self.rated)).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)
 
     @property
     def inspection_rate(self) -> Decimal | None:

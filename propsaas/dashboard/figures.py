@@ -46,7 +46,7 @@ from ..notices.models import Announcement, Message
 from ..repairs import board as repair_board
 from ..repairs import stats as repair_stats
 from ..repairs.models import OPEN_STATUSES, WorkOrder, WorkOrderEvent
-from ..repairs.stats import seconds_between
+from ..repairs.stats import AverageRating, seconds_between
 from ..tenancy import clock
 from ..tenancy.clock import tenant_zone
 
@@ -84,7 +84,7 @@ class Collection:
 
 
 @dataclass
-class Month:
+class Month(AverageRating):
     """One local month of the trend."""
 
     month: str
@@ -97,12 +97,6 @@ class Month:
     rating_sum: int = 0
 
     @property
-    def average_rating(self) -> Decimal | None:
-        if not self.rated:
-            return None
-        return (Decimal(self.rating_sum) / Decimal(self.rated)).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)
-
-    @property
     def first_day(self) -> date:
         return date.fromisoformat(self.month + '-01')
 
@@ -112,7 +106,7 @@ class Month:
 
 
 @dataclass
-class Repairs:
+class Repairs(AverageRating):
     open: int
     #: open orders past a deadline now (repairs.board.overdue_condition)
     overdue: int
@@ -128,12 +122,6 @@ class Repairs:
     rating_sum: int
     hot_spots: list[repair_stats.HotSpot]
     hot_spot_count: int
-
-    @property
-    def average_rating(self) -> Decimal | None:
-        if not self.rated:
-            return None
-        return (Decimal(self.rating_sum) / Decimal(self.rated)).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)
 
 
 @dataclass

@@ -60,6 +60,20 @@ PERCENTILES = (50, 90)
 STATEMENTS = 10
 
 
+class AverageRating:
+    """For figures that count ``rated`` orders (ratings given) and their ``rating_sum`` (1-5 each): the average
+    rating, two decimals rounded half up; None when nothing was rated."""
+
+    rated: int
+    rating_sum: int
+
+    @property
+    def average_rating(self) -> Decimal | None:
+        if not self.rated:
+            return None
+        return (Decimal(self.rating_sum) / Decimal(self.rated)).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)
+
+
 @dataclass
 class Count:
     id: int | None
@@ -123,7 +137,7 @@ class HotSpot:
 
 
 @dataclass
-class Stats:
+class Stats(AverageRating):
     start: date
     end: date
     building_id: int | None
@@ -142,12 +156,6 @@ class Stats:
     hot_spots: list[HotSpot]
     #: every building of the project (id, name), for the filter
     buildings: list[tuple[int, str]]
-
-    @property
-    def average_rating(self) -> Decimal | None:
-        if not self.rated:
-            return None
-        return (Decimal(self.rating_sum) / Decimal(self.rated)).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)
 
 
 # --- the range ----------------------------------------------------------------------------------------------------

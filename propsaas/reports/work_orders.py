@@ -22,7 +22,7 @@ from ..extensions import db
 from ..models_base import Page, page_of
 from ..property.models import Building, Room
 from ..repairs.models import STATUS_NAMES, RepairCategory, WorkOrder
-from ..repairs.stats import first_started, hours, seconds_between
+from ..repairs.stats import AverageRating, first_started, hours, seconds_between
 from ..tenancy.clock import tenant_zone
 from .common import ReportFilter, Sheet, as_utc, book_bytes, new_book, seconds_as_int
 
@@ -32,7 +32,7 @@ BASIS_NAMES = {'created': _l('按报修日期'), 'closed': _l('按完工日期')
 
 
 @dataclass
-class GroupRow:
+class GroupRow(AverageRating):
     building_id: int | None
     building: str
     category: str
@@ -52,12 +52,6 @@ class GroupRow:
     @property
     def resolution_avg(self) -> int | None:
         return _avg(self.resolution_seconds, self.resolution_orders)
-
-    @property
-    def average_rating(self) -> Decimal | None:
-        if not self.rated:
-            return None
-        return (Decimal(self.rating_sum) / Decimal(self.rated)).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)
 
 
 def _avg(total: int | None, count: int) -> int | None:
