@@ -23,7 +23,7 @@ from ..tenancy.context import tenant_scope
 from ..tenancy.models import Tenant
 from ..tenancy.provisioning import find_tenant
 from . import audit, bp
-from .views import operator_required as _operators_only
+from .views import operator_required
 
 
 def _project_or_404(slug: str) -> Tenant:
@@ -43,40 +43,39 @@ def _render(tenant: Tenant, form: DeleteProjectForm | None = None, status: int =
 
 
 @bp.get('/operator/tenants/<slug>/data')
-@_operators_only
+@operator_required
 def project_data(slug):
     return _render(_project_or_404(slug))
 
 
 @bp.post('/operator/tenants/<slug>/export')
-@_operators_only
+@operator_required
 def export_project(slug):
     """Start the project's whole export (a deleted one too, during its grace period: the company may ask for it)."""
     tenant = _project_or_404(slug)
-    audit.record(current_user, 'export', tenant_id=tenant.id, detail=tenant.slug)
-    with tenant_scope(tenant.id):
-        try:
-            enqueue(export_project_data)  # commits the log entry with the job's record
-        except QueueUnavailable as e:
-            flash(e.message, 'error')
-        else:
-            flash(_('已开始导出 %(name)s 的全部数据', name=tenant.name))
-    return redirect(url_for('platform.project_data', slug=tenant.slug))
+    return _start_job(tenant, 'export', lambda: enqueue(export_project_data),
+                      _('已开始导出 %(name)s 的全部数据', name=tenant.name))
 
 
 @bp.post('/operator/tenants/<slug>/onboarding-pack')
-@_operators_only
+@operator_required
 def regenerate_pack(slug):
     """Render the project's onboarding pack again (new activation codes: the previous sheets stop working)."""
     tenant = _project_or_404(slug)
-    audit.record(current_user, 'onboarding_pack', tenant_id=tenant.id, detail=tenant.slug)
+    return _start_job(tenant, 'onboarding_pack', pack.request_pack, _('正在生成 %(name)s 的交付包', name=tenant.name))
+
+
+def _start_job(tenant: Tenant, action: str, start, started: str):
+    """Log the operator's ``action`` and ``start()`` the project's job in its scope (enqueueing commits the log entry
+    with the job's record); back to the project's page, saying what happened."""
+    audit.record(current_user, action, tenant_id=tenant.id, detail=tenant.slug)
     with tenant_scope(tenant.id):
         try:
-            pack.request_pack()  # commits the log entry with the job's record
+            start()
         except QueueUnavailable as e:
             flash(e.message, 'error')
         else:
-            flash(_('正在生成 %(name)s 的交付包', name=tenant.name))
+            flash(started)
     return redirect(url_for('platform.project_data', slug=tenant.slug))
 
 
@@ -85,7 +84,7 @@ DOWNLOADABLE = {export_project_data.job_spec.name, pack.render_onboarding_pack.j
 
 
 @bp.get('/operator/tenants/<slug>/jobs/<int:job_id>/download')
-@_operators_only
+@operator_required
 def download_job_file(slug, job_id):
     """The export's zip or the onboarding pack, when the job record is this project's one of those and is done;
     anything else 404."""
@@ -98,7 +97,7 @@ def download_job_file(slug, job_id):
 
 
 @bp.post('/operator/tenants/<slug>/delete')
-@_operators_only
+@operator_required
 def delete_project(slug):
     tenant = _project_or_404(slug)
     form = DeleteProjectForm()
@@ -118,7 +117,7 @@ def delete_project(slug):
 
 
 @bp.post('/operator/tenants/<slug>/restore')
-@_operators_only
+@operator_required
 def restore_project(slug):
     _project_or_404(slug)
     try:
