@@ -32,17 +32,13 @@ from . import audit, bp
 platform_only(bp)
 
 
-def _operator_required():
-    if not isinstance(current_user._get_current_object(), Operator):
-        return redirect(url_for('platform.login', next=request.path))
-    return None
-
-
 def operator_required(view):
     """Operators only: anyone else is sent to the operator login."""
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
-        return _operator_required() or view(*args, **kwargs)
+        if not isinstance(current_user._get_current_object(), Operator):
+            return redirect(url_for('platform.login', next=request.path))
+        return view(*args, **kwargs)
     return wrapped
 
 
@@ -78,9 +74,8 @@ def logout():
 
 
 @bp.get('/operator/tenants')
+@operator_required
 def tenants():
-    if (denied := _operator_required()) is not None:
-        return denied
     tenants = provisioning.list_tenants()
     return render_template('platform/tenants.html', tenants=tenants, base_domain=current_app.config['BASE_DOMAIN'],
                            sizes=audit.sizes(t.id for t in tenants), megabytes=audit.megabytes,
@@ -88,9 +83,8 @@ def tenants():
 
 
 @bp.post('/operator/tenants/<slug>/<any(suspend, resume):action>')
+@operator_required
 def set_tenant_status(slug, action):
-    if (denied := _operator_required()) is not None:
-        return denied
     try:
         tenant = provisioning.set_status(slug, Tenant.SUSPENDED if action == 'suspend' else Tenant.ACTIVE)
     except DomainError as e:
@@ -104,10 +98,9 @@ def set_tenant_status(slug, action):
 # --- feedback from the projects (问题反馈) -------------------------------------------------------------------------
 
 @bp.get('/operator/feedback')
+@operator_required
 def feedback_list():
     """Every project's feedback, open first, filtered by status."""
-    if (denied := _operator_required()) is not None:
-        return denied
     status = request.args.get('status') if request.args.get('status') in FEEDBACK_STATUSES else None
     page = max(request.args.get('page', 1, type=int), 1)
     pagination = feedback_services.all_feedback(status, page)
@@ -134,16 +127,14 @@ def _render_feedback(feedback_id: int, form: AnswerForm | None = None, status: i
 
 
 @bp.get('/operator/feedback/<int:feedback_id>')
+@operator_required
 def feedback_detail(feedback_id):
-    if (denied := _operator_required()) is not None:
-        return denied
     return _render_feedback(feedback_id)
 
 
 @bp.get('/operator/feedback/<int:feedback_id>/screenshot')
+@operator_required
 def feedback_screenshot(feedback_id):
-    if (denied := _operator_required()) is not None:
-        return denied
     tenant = _feedback_tenant(feedback_id)
     with tenant_scope(tenant.id):  # files are stored per project
         data = feedback_services.read_screenshot(get_or_404(Feedback, feedback_id))
@@ -155,9 +146,8 @@ def feedback_screenshot(feedback_id):
 
 
 @bp.post('/operator/feedback/<int:feedback_id>/answer')
+@operator_required
 def answer_feedback(feedback_id):
-    if (denied := _operator_required()) is not None:
-        return denied
     tenant = _feedback_tenant(feedback_id)
     form = AnswerForm()
     if not form.validate_on_submit():
@@ -178,9 +168,8 @@ def answer_feedback(feedback_id):
 
 
 @bp.post('/operator/feedback/<int:feedback_id>/close')
+@operator_required
 def close_feedback(feedback_id):
-    if (denied := _operator_required()) is not None:
-        return denied
     tenant = _feedback_tenant(feedback_id)  # the CSRF token is checked for every POST (CSRFProtect)
     with tenant_scope(tenant.id):
         feedback = get_or_404(Feedback, feedback_id)
@@ -197,10 +186,9 @@ def close_feedback(feedback_id):
 
 
 @bp.get('/operator/audit')
+@operator_required
 def audit_log():
     """操作日志: what operators did, newest first."""
-    if (denied := _operator_required()) is not None:
-        return denied
     pagination = audit.recent(max(request.args.get('page', 1, type=int), 1))
     return render_template('platform/audit.html', pagination=pagination, actions=audit.ACTION_NAMES,
                            projects=audit.project_names(entry.project_id for entry in pagination.items))
