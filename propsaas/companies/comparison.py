@@ -150,8 +150,8 @@ def compute(projects: list[Tenant], now: datetime | None = None) -> Table:
         return {tenant_id: getattr(row.windows, attribute) for tenant_id, row in rows.items()}
 
     with platform_scope():
-        _households(rows, ids)
-        _collection(rows, ids, each)
+        add_households(rows, ids)
+        add_collection(rows, ids, each('period'))
         _arrears(rows, ids, each)
         _work_orders(rows, ids, now, each)
         _inspections(rows, ids, now, each)
@@ -160,16 +160,18 @@ def compute(projects: list[Tenant], now: datetime | None = None) -> Table:
     return Table(rows=ordered, worst=worst_values(ordered))
 
 
-def _households(rows, ids) -> None:
-    """Occupied rooms, as on the console (companies.services.figures)."""
+def add_households(rows, ids) -> None:
+    """``rows[tenant_id].households``: occupied rooms (also the console's, companies.services.figures)."""
     for tenant_id, count in db.session.execute(
             sa.select(Room.tenant_id, sa.func.count()).where(Room.tenant_id.in_(ids), Room.status == 'occupied')
             .group_by(Room.tenant_id)):
         rows[tenant_id].households = int(count)
 
 
-def _collection(rows, ids, each) -> None:
-    period = per_project(Bill.tenant_id, each('period'), Bill.period.type)
+def add_collection(rows, ids, periods: dict[int, str]) -> None:
+    """``rows[tenant_id]``'s bills, receivable_fen and received_fen of its month ``periods[tenant_id]`` (the
+    dashboard's collection; also the console's)."""
+    period = per_project(Bill.tenant_id, periods, Bill.period.type)
     receivable, received = dashboard.collection_selects(period, Bill.tenant_id)
     for tenant_id, bills, total in db.session.execute(receivable.where(Bill.tenant_id.in_(ids))):
         rows[tenant_id].bills, rows[tenant_id].receivable_fen = int(bills), int(total)

@@ -17,13 +17,12 @@ from sqlalchemy.orm import joinedload
 from ..auth.models import User, hash_token, new_token
 from ..auth.passwords import hash_password, password_problem, verify_password
 from ..auth.services import normalize_email, normalize_mobile
-from ..billing.models import Bill, PaymentAllocation
+from ..dashboard import figures as dashboard
 from ..errors import DomainError
 from ..extensions import db
 from ..jobs.models import JobRecord
 from ..models_base import utcnow
 from ..onboarding.pack import PACK_KEY
-from ..property.models import Room
 from ..repairs.models import OPEN_STATUSES, WorkOrder
 from ..tenancy import provisioning
 from ..tenancy.clock import tenant_today
@@ -31,6 +30,7 @@ from ..tenancy.context import platform_scope, tenant_scope
 from ..tenancy.delivery import TemplateError, list_templates
 from ..tenancy.hosts import RESERVED_SLUGS, slug_problem
 from ..tenancy.models import Organization, Tenant
+from . import comparison
 from .models import OPEN_SIGNUP_STATUSES, CompanyAccount, CompanySession, CompanySignup, ProjectLoginLink
 
 APPROVAL_MODES = ('auto-if-smtp', 'email', 'operator')
@@ -270,6 +270,7 @@ class Figures:
     (fen), open work orders."""
 
     households: int = 0
+    bills: int = 0
     receivable_fen: int = 0
     received_fen: int = 0
     open_orders: int = 0
@@ -280,35 +281,21 @@ class Figures:
 
     @property
     def collection_rate(self) -> str | None:
-        """'87.5%' (received / receivable, rounded half up to 0.1%), None when nothing was billed this month."""
-        if self.receivable_fen <= 0:
-            return None
-        permille = (self.received_fen * 1000 * 2 + self.receivable_fen) // (self.receivable_fen * 2)
-        return f'{permille // 10}.{permille % 10}%'
+        """'87.5%' (the dashboard's 收缴率), None when nothing was billed this month."""
+        rate = dashboard.percent(self.received_fen, self.receivable_fen)
+        return None if rate is None else f'{rate}%'
 
 
 def figures(tenants: list[Tenant]) -> dict[int, Figures]:
-    """Every project's figures in four statements, however many projects (grouped by project in SQL)."""
+    """Every project's figures in five statements, however many projects (grouped by project in SQL); households
+    and collection as the company view (comparison.py) and the dashboard count them."""
     result = {t.id: Figures(period=tenant_today(t).strftime('%Y-%m')) for t in tenants}
     if not result:
         return result
     ids = list(result)
-    periods = {f.period for f in result.values()}
     with platform_scope():
-        for tenant_id, count in db.session.execute(
-                sa.select(Room.tenant_id, sa.func.count()).where(Room.tenant_id.in_(ids), Room.status == 'occupied')
-                .group_by(Room.tenant_id)):
-            result[tenant_id].households = count
-        paid = (sa.select(PaymentAllocation.bill_id, sa.func.sum(PaymentAllocation.amount_fen).label('paid'))
-                .where(PaymentAllocation.tenant_id.in_(ids)).group_by(PaymentAllocation.bill_id).subquery())
-        for tenant_id, period, receivable, received in db.session.execute(
-                sa.select(Bill.tenant_id, Bill.period, sa.func.sum(Bill.total_fen),
-                          sa.func.sum(sa.func.coalesce(paid.c.paid, 0)))
-                .outerjoin(paid, paid.c.bill_id == Bill.id)
-                .where(Bill.tenant_id.in_(ids), Bill.period.in_(periods), Bill.status != 'void')
-                .group_by(Bill.tenant_id, Bill.period)):
-            if result[tenant_id].period == period:
-                result[tenant_id].receivable_fen, result[tenant_id].received_fen = int(receivable), int(received)
+        comparison.add_households(result, ids)
+        comparison.add_collection(result, ids, {tenant_id: f.period for tenant_id, f in result.items()})
         for tenant_id, count in db.session.execute(
                 sa.select(WorkOrder.tenant_id, sa.func.count()).where(WorkOrder.tenant_id.in_(ids),
                                                                       WorkOrder.status.in_(OPEN_STATUSES))
