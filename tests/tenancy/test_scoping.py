@@ -1,4 +1,6 @@
 """The ORM wall: every statement on a scoped model is filtered, stamped and checked; none runs without a tenant."""
+from datetime import UTC, datetime, timedelta
+
 import pytest
 import sqlalchemy as sa
 
@@ -208,3 +210,42 @@ def test_bulk_update_with_a_subquery_touches_only_this_tenant(app, two_tenants, 
                         execution_options={'synchronize_session': False})
     with in_tenant(a) as session:
         assert session.execute(sa.select(User.locale).where(User.role == 'resident')).scalars().all() == [None] * 3
+
+
+def test_one_statement_run_by_two_tenants_and_the_platform_sees_each_ones_rows(app, two_tenants):
+    """The nested criteria are compiled once and cached; the tenant is read each time the statement runs, and SQL
+    compiled in platform scope (no criteria) is never reused in a tenant's scope, nor the other way round."""
+    a, b, ids = two_tenants
+    users = User.__table__  # plain tables: the entity criteria don't reach them in subqueries
+    residents = sa.select(users.c.id).where(users.c.role == 'resident')
+    statement = sa.select(sa.func.count()).select_from(residents.subquery())
+    union = sa.union_all(sa.select(users.c.name).where(users.c.name.like('%-0')), sa.select(users.c.name).where(
+        users.c.name.like('%-1'))).subquery()
+    names_in_union = sa.select(union.c.name).order_by(union.c.name)
+    cte = residents.cte('residents')
+    via_cte = sa.select(sa.func.count()).select_from(User).where(User.id.in_(sa.select(cte.c.id)))
+    expected = {'platform': None, a.id: (3, ['a-0', 'a-1'], 3), b.id: (2, ['b-0', 'b-1'], 2)}
+    for scope in ('platform', a.id, b.id, 'platform', b.id, a.id):
+        with app.app_context(), (platform_scope() if scope == 'platform' else tenant_scope(scope)):
+            got = (db.session.execute(statement).scalar_one(), db.session.execute(names_in_union).scalars().all(),
+                   db.session.execute(via_cte).scalar_one())
+        if scope == 'platform':
+            assert got[0] >= 5 and {'a-0', 'a-1', 'b-0', 'b-1'} <= set(got[1]) and got[2] >= 5
+        else:
+            assert got == expected[scope]
+
+
+def test_correlated_subqueries_count_only_this_tenants_rows(app, two_tenants, in_tenant):
+    a, b, ids = two_tenants
+    with in_tenant(a) as session:
+        session.add(AccessToken(user_id=ids['a'][0], kind='session', token_hash='x' * 64,
+                                expires_at=datetime.now(UTC) + timedelta(days=1)))
+        session.commit()
+    access_tokens = AccessToken.__table__
+    tokens = (sa.select(sa.func.count(access_tokens.c.id)).where(access_tokens.c.user_id == User.id)
+              .correlate(User).scalar_subquery())
+    per_user = sa.select(User.name, tokens).where(User.role == 'resident').order_by(User.name)
+    with in_tenant(a) as session:
+        assert session.execute(per_user).all() == [('a-0', 1), ('a-1', 0), ('a-2', 0)]
+    with in_tenant(b) as session:
+        assert session.execute(per_user).all() == [('b-0', 0), ('b-1', 0)]
