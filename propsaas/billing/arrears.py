@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
 from ..auth.models import mask_mobile
+from ..core.prepared import prepared
 from ..documents.spreadsheets import safe_cell
 from ..extensions import db
 from ..models_base import Page
@@ -84,13 +85,34 @@ def _balance_rows(today: date, building_id: int | None = None):
     return query.subquery('overdue')
 
 
-def _aggregate(today: date, sub, *group_by):
+def _edges(today: date) -> dict:
+    """Each bucket's latest due date and its earliest (none for the last), as of ``today``."""
+    return {code: (today - timedelta(days=low), None if high is None else today - timedelta(days=high))
+            for code, _label, low, high in BUCKETS}
+
+
+def _edge_binds() -> dict:
+    """_edges as bind parameters (given by _edge_params)."""
+    return {code: (sa.bindparam(f'{code}_latest'), None if high is None else sa.bindparam(f'{code}_earliest'))
+            for code, _label, _low, high in BUCKETS}
+
+
+def _edge_params(today: date) -> dict:
+    params = {}
+    for code, (latest, earliest) in _edges(today).items():
+        params[f'{code}_latest'], params[f'{code}_earliest'] = latest, earliest
+    return params
+
+
+def _aggregate(edges: dict, sub, *group_by):
+    """Balances summed per bucket, ``edges`` as _edges or _edge_binds gives them."""
     balance = sub.c.balance
     columns = []
-    for code, _label, low, high in BUCKETS:
-        condition = sub.c.due_on <= today - timedelta(days=low)
-        if high is not None:
-            condition = sa.and_(condition, sub.c.due_on >= today - timedelta(days=high))
+    for code, *_rest in BUCKETS:
+        latest, earliest = edges[code]
+        condition = sub.c.due_on <= latest
+        if earliest is not None:
+            condition = sa.and_(condition, sub.c.due_on >= earliest)
         columns.append(sa.func.coalesce(sa.func.sum(sa.case((condition, balance), else_=0)), 0).label(code))
     return sa.select(*group_by, *columns, sa.func.coalesce(sa.func.sum(balance), 0).label('total'),
                      sa.func.count(sub.c.id).label('bills'), sa.func.count(sa.distinct(sub.c.room_id)).label('rooms'),
@@ -102,16 +124,22 @@ def _totals(row, cls=Totals, **extra):
                rooms=int(row.rooms or 0), bills=int(row.bills or 0), **extra)
 
 
+@prepared
+def _project_totals(one_building: bool):
+    return _aggregate(_edge_binds(), _balance_rows(sa.bindparam('today'),
+                                                   sa.bindparam('building_id') if one_building else None))
+
+
 def project_totals(today: date, building_id: int | None = None) -> Totals:
     """The project's (or one building's) arrears by bucket: one statement."""
-    row = db.session.execute(_aggregate(today, _balance_rows(today, building_id))).one()
-    return _totals(row)
+    params = {'today': today, 'building_id': building_id, **_edge_params(today)}
+    return _totals(db.session.execute(_project_totals(building_id is not None), params).one())
 
 
 def building_totals(today: date) -> list[BuildingTotals]:
     """Arrears per building (largest first), bills of no room under building None: two statements."""
     sub = _balance_rows(today)
-    rows = db.session.execute(_aggregate(today, sub, sub.c.building_id).group_by(sub.c.building_id)).all()
+    rows = db.session.execute(_aggregate(_edges(today), sub, sub.c.building_id).group_by(sub.c.building_id)).all()
     ids = [row.building_id for row in rows if row.building_id is not None]
     names = dict(db.session.execute(sa.select(Building.id, Building.name).where(Building.id.in_(ids))).all()) \
         if ids else {}
@@ -151,7 +179,7 @@ class ArrearsPage(Page):
 
 def _room_query(today: date, building_id: int | None):
     sub = _balance_rows(today, building_id)
-    return (_aggregate(today, sub, sub.c.room_id).group_by(sub.c.room_id)
+    return (_aggregate(_edges(today), sub, sub.c.room_id).group_by(sub.c.room_id)
             .order_by(sa.desc('total'), sa.func.min(sub.c.due_on), sub.c.room_id))
 
 

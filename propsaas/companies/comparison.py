@@ -33,7 +33,7 @@ from ..notices.models import Announcement, Message
 from ..property.models import Room
 from ..repairs import board as repair_board
 from ..repairs.models import OPEN_STATUSES, WorkOrder
-from ..repairs.stats import AverageRating, hours
+from ..repairs.stats import AverageRating, hours, whole_seconds
 from ..reports.common import Sheet, Yuan, book_bytes, new_book
 from ..tenancy import clock
 from ..tenancy.clock import tenant_zone
@@ -211,8 +211,8 @@ def _work_orders(rows, ids, now, each) -> None:
             dashboard.repair_times_select(low, high, WorkOrder.tenant_id, tenant_ids=ids)
             .where(WorkOrder.tenant_id.in_(ids))):
         row = rows[tenant_id]
-        row.response_orders, row.response_average = int(responded), dashboard.whole(response)
-        row.resolution_orders, row.resolution_average = int(resolved), dashboard.whole(resolution)
+        row.response_orders, row.response_average = int(responded), whole_seconds(response)
+        row.resolution_orders, row.resolution_average = int(resolved), whole_seconds(resolution)
 
     for tenant_id, rated, total in db.session.execute(
             sa.select(WorkOrder.tenant_id, sa.func.count(), sa.func.sum(WorkOrder.rating))

@@ -40,6 +40,7 @@ from sqlalchemy.orm import aliased
 
 from ..billing import arrears
 from ..billing.models import Bill, Payment, PaymentAllocation
+from ..core.prepared import prepared
 from ..extensions import db
 from ..inspections import report as inspection_report
 from ..notices.models import Announcement, Message
@@ -54,8 +55,9 @@ TREND_MONTHS = 12
 ANNOUNCEMENT_DAYS = 30
 #: the hot spots the dashboard lists (报修统计 has them all)
 HOT_SPOTS = 5
-#: the statements ``compute`` runs: its own six, arrears 1, repairs stats 9 (no hot-spot orders), inspections 4
-STATEMENTS = 6 + 1 + (repair_stats.STATEMENTS - 1) + inspection_report.STATEMENTS
+#: the statements ``compute`` runs: its own five, arrears 1, repair statistics 4 (orders per month, response and
+#: resolution times, hot spots), inspections 3 (completion, failures, devices)
+STATEMENTS = 5 + 1 + 4 + 3
 
 
 def percent(part: int, whole: int) -> Decimal | None:
@@ -225,13 +227,6 @@ def _month_bucket(column, starts: list[datetime]):
                    else_=len(starts) - 1)
 
 
-def whole(value) -> int | None:
-    """Seconds from SQL (float on SQLite, Decimal on PostgreSQL) as a whole number, half up."""
-    if value is None:
-        return None
-    return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
 # --- the figures --------------------------------------------------------------------------------------------------
 
 def _grouped(query, by):
@@ -248,24 +243,43 @@ def collection_selects(period, *by):
     return _grouped(receivable, by), _grouped(received, by)
 
 
+@prepared
+def _collection():
+    receivable, received = collection_selects(sa.bindparam('period'))
+    return receivable.add_columns(received.scalar_subquery())
+
+
 def collection(period: str) -> Collection:
     """This month's receivable and received (one statement)."""
-    receivable, received = collection_selects(period)
-    bills, total, paid = db.session.execute(receivable.add_columns(received.scalar_subquery())).one()
+    bills, total, paid = db.session.execute(_collection(), {'period': period}).one()
     return Collection(period=period, bills=int(bills), receivable_fen=int(total), received_fen=int(paid))
+
+
+def _month_params(starts: list[datetime], end: datetime) -> dict:
+    """The bind parameters of _month_binds: the months' starts (UTC) and the end of the last."""
+    return {f'month_{index}': start for index, start in enumerate(starts)} | {'months_end': end}
+
+
+def _month_binds(months: int) -> list:
+    return [sa.bindparam(f'month_{index}') for index in range(months)]
+
+
+@prepared
+def _revenue(months: int):
+    original = aliased(Payment, name='original')  # the payment a reversal undoes
+    counted_at = sa.case((Payment.kind == 'reversal', original.paid_at), else_=Payment.paid_at)
+    signed = sa.case((Payment.kind == 'payment', Payment.amount_fen), else_=-Payment.amount_fen)
+    starts = _month_binds(months)
+    bucket = _month_bucket(counted_at, starts).label('bucket')
+    return (sa.select(bucket, sa.func.sum(signed)).select_from(Payment)
+            .outerjoin(original, original.id == Payment.reverses_id)
+            .where(counted_at >= starts[0], counted_at < sa.bindparam('months_end')).group_by(bucket))
 
 
 def revenue_by_month(starts: list[datetime], end: datetime) -> list[int]:
     """Net money taken in per month (fen), months given by their UTC starts, the last ending at ``end``: one
     statement. A reversal counts in the month of the payment it undoes."""
-    original = aliased(Payment)
-    counted_at = sa.case((Payment.kind == 'reversal', original.paid_at), else_=Payment.paid_at)
-    signed = sa.case((Payment.kind == 'payment', Payment.amount_fen), else_=-Payment.amount_fen)
-    bucket = _month_bucket(counted_at, starts).label('bucket')
-    rows = db.session.execute(
-        sa.select(bucket, sa.func.sum(signed)).select_from(Payment)
-        .outerjoin(original, original.id == Payment.reverses_id)
-        .where(counted_at >= starts[0], counted_at < end).group_by(bucket)).all()
+    rows = db.session.execute(_revenue(len(starts)), _month_params(starts, end)).all()
     out = [0] * len(starts)
     for index, fen in rows:
         out[int(index)] = int(fen or 0)
@@ -277,13 +291,17 @@ def rated_in(low, high) -> list:
     return [WorkOrder.rating.is_not(None), WorkOrder.confirmed_at >= low, WorkOrder.confirmed_at < high]
 
 
+@prepared
+def _ratings(months: int):
+    starts = _month_binds(months)
+    bucket = _month_bucket(WorkOrder.confirmed_at, starts).label('bucket')
+    return (sa.select(bucket, sa.func.count(), sa.func.sum(WorkOrder.rating))
+            .where(*rated_in(starts[0], sa.bindparam('months_end'))).group_by(bucket))
+
+
 def ratings_by_month(starts: list[datetime], end: datetime) -> list[tuple[int, int]]:
     """(ratings, their sum) per month, by the month the resident confirmed: one statement."""
-    bucket = _month_bucket(WorkOrder.confirmed_at, starts).label('bucket')
-    rows = db.session.execute(
-        sa.select(bucket, sa.func.count(), sa.func.sum(WorkOrder.rating))
-        .where(*rated_in(starts[0], end))
-        .group_by(bucket)).all()
+    rows = db.session.execute(_ratings(len(starts)), _month_params(starts, end)).all()
     out = [(0, 0)] * len(starts)
     for index, count, total in rows:
         out[int(index)] = (int(count), int(total or 0))
@@ -305,13 +323,6 @@ def repair_times_select(low, high, *by, tenant_ids=None):
         .where(WorkOrder.created_at >= low, WorkOrder.created_at < high), by)
 
 
-def repair_times(low: datetime, high: datetime) -> tuple[int, int | None, int, int | None]:
-    """(orders with a response, average response seconds, orders resolved, average resolution seconds) of the
-    orders submitted in [low, high): one statement."""
-    row = db.session.execute(repair_times_select(low, high)).one()
-    return int(row[0]), whole(row[1]), int(row[2]), whole(row[3])
-
-
 def announcement_reads_select(since, now: datetime, *by):
     """Announcements published in [since, now] (``since`` a datetime or an SQL expression) and not withdrawn: how
     many, their residents' messages and how many were read, grouped by Message's columns ``by`` (none: one row)."""
@@ -323,10 +334,15 @@ def announcement_reads_select(since, now: datetime, *by):
                Announcement.published_at <= now, Message.resident_id.is_not(None)), by)
 
 
+@prepared
+def _announcement_reads():
+    return announcement_reads_select(sa.bindparam('since'), sa.bindparam('now'))
+
+
 def announcement_reads(since: datetime, now: datetime) -> Announcements:
     """Announcements published in [since, now] and not withdrawn: their residents' messages and how many were read
     (one statement)."""
-    row = db.session.execute(announcement_reads_select(since, now)).one()
+    row = db.session.execute(_announcement_reads(), {'since': since, 'now': now}).one()
     return Announcements(announcements=int(row[0]), recipients=int(row[1]), read=int(row[2]))
 
 
@@ -340,24 +356,27 @@ def compute(tenant, now: datetime | None = None) -> Dashboard:
 
     revenue = revenue_by_month(starts, tomorrow)
     ratings = ratings_by_month(starts, tomorrow)
-    figures = repair_stats.compute(tenant, trend[0], today, hot_spot_orders=0)
-    orders = dict(figures.by_month)
-    board.months = [Month(month=day.strftime('%Y-%m'), received_fen=revenue[i], orders=orders.get(
-        day.strftime('%Y-%m'), 0), rated=ratings[i][0], rating_sum=ratings[i][1]) for i, day in enumerate(trend)]
+    # the orders submitted in the trend window, as 报修统计 counts them for the same days
+    submitted = repair_stats.Orders.of(tenant, trend[0], today)
+    orders = repair_stats.orders_by_month(tenant, submitted)
+    board.months = [Month(month=month, received_fen=revenue[i], orders=count, rated=ratings[i][0],
+                          rating_sum=ratings[i][1]) for i, (month, count) in enumerate(orders)]
 
     counts = repair_board.status_counts(now)
-    responded, response_avg, resolved, resolution_avg = repair_times(starts[0], tomorrow)
+    response, resolution = repair_stats.response_times(submitted), repair_stats.resolution_times(submitted)
+    hot_spots, hot_spot_count = repair_stats.hot_spots(submitted, limit=HOT_SPOTS, with_orders=0)
     board.repairs = Repairs(
         open=sum(counts[status] for status in OPEN_STATUSES), overdue=counts['overdue'], by_status=counts,
-        response_average=response_avg, response_median=figures.response.median, response_orders=responded,
-        resolution_average=resolution_avg, resolution_median=figures.resolution.median, resolution_orders=resolved,
-        rated=sum(m.rated for m in board.months), rating_sum=sum(m.rating_sum for m in board.months),
-        hot_spots=figures.hot_spots[:HOT_SPOTS], hot_spot_count=len(figures.hot_spots))
+        response_average=response.average, response_median=response.median, response_orders=response.orders,
+        resolution_average=resolution.average, resolution_median=resolution.median,
+        resolution_orders=resolution.orders, rated=sum(m.rated for m in board.months),
+        rating_sum=sum(m.rating_sum for m in board.months), hot_spots=hot_spots, hot_spot_count=hot_spot_count)
 
-    rounds = inspection_report.compute(tenant, month_start, today, now)
+    plans = inspection_report.completion(w.month_start_utc, tomorrow, now)
+    _devices, categories = inspection_report.equipment(tenant, month_start, today)
     board.inspections = Inspections(
-        due=rounds.due, done=rounds.done, devices=sum(c.devices for c in rounds.categories),
-        device_days=sum(c.days for c in rounds.categories), failures=sum(c.failures for c in rounds.categories))
+        due=sum(p.due for p in plans), done=sum(p.done for p in plans), devices=sum(c.devices for c in categories),
+        device_days=sum(c.days for c in categories), failures=sum(c.failures for c in categories))
 
     board.announcements = announcement_reads(w.since_utc, now)
     return board

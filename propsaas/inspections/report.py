@@ -29,6 +29,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
 from ..auth.models import User
+from ..core.prepared import prepared
 from ..documents.spreadsheets import safe_cell
 from ..errors import DomainError
 from ..extensions import db
@@ -194,68 +195,100 @@ def _bounds(tenant, start: date, end: date) -> tuple[datetime, datetime]:
             datetime.combine(end + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC))
 
 
-def compute(tenant, start: date, end: date, now: datetime) -> Figures:
-    """Every figure of the range as of ``now``: STATEMENTS statements."""
-    low, high = _bounds(tenant, start, end)
-    counts = [InspectionTask.period_start >= low, InspectionTask.period_start < high, InspectionTask.due_at <= now]
-    done = InspectionTask.status == 'done'
-    on_time = sa.and_(done, InspectionTask.completed_at <= InspectionTask.due_at)
+def _counts(low: datetime, high: datetime, now: datetime) -> list:
+    """SQL: the tasks that count: their round started in [low, high) and they are due by ``now``."""
+    return [InspectionTask.period_start >= low, InspectionTask.period_start < high, InspectionTask.due_at <= now]
 
-    def total(condition):
-        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
-    figures = Figures(start=start, end=end)
-    for plan_id, name, due, done_count, on_time_count in db.session.execute(
-            sa.select(InspectionPlan.id, InspectionPlan.name, sa.func.count(InspectionTask.id), total(done),
-                      total(on_time))
-            .join(InspectionTask, InspectionTask.plan_id == InspectionPlan.id).where(*counts)
-            .group_by(InspectionPlan.id, InspectionPlan.name).order_by(InspectionPlan.name, InspectionPlan.id)):
-        figures.plans.append(PlanFigures(plan_id, name, int(due), int(done_count), int(on_time_count)))
+def _total(condition):
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
-    # per person: what they completed, and what was assigned to them by name (one statement over both)
+
+_DONE = InspectionTask.status == 'done'
+_ON_TIME = sa.and_(_DONE, InspectionTask.completed_at <= InspectionTask.due_at)
+
+
+@prepared
+def _completion():
+    return (sa.select(InspectionPlan.id, InspectionPlan.name, sa.func.count(InspectionTask.id), _total(_DONE),
+                      _total(_ON_TIME))
+            .join(InspectionTask, InspectionTask.plan_id == InspectionPlan.id)
+            .where(*_counts(sa.bindparam('low'), sa.bindparam('high'), sa.bindparam('now')))
+            .group_by(InspectionPlan.id, InspectionPlan.name).order_by(InspectionPlan.name, InspectionPlan.id))
+
+
+def completion(low: datetime, high: datetime, now: datetime) -> list[PlanFigures]:
+    """Per plan, the tasks that count, done and done on time: one statement."""
+    return [PlanFigures(plan_id, name, int(due), int(done), int(on_time)) for plan_id, name, due, done, on_time in
+            db.session.execute(_completion(), {'low': low, 'high': high, 'now': now})]
+
+
+def people(low: datetime, high: datetime, now: datetime) -> list[PersonFigures]:
+    """Per person, what they completed, and what was assigned to them by name: one statement over both."""
     person = sa.func.coalesce(InspectionTask.completed_by_id, InspectionTask.assignee_id)
     completer, assignee = aliased(User), aliased(User)
     rows = db.session.execute(
         sa.select(InspectionTask.completed_by_id, InspectionTask.assignee_id, completer.name, assignee.name,
-                  sa.func.count(), total(done), total(on_time))
+                  sa.func.count(), _total(_DONE), _total(_ON_TIME))
         .outerjoin(completer, completer.id == InspectionTask.completed_by_id)
         .outerjoin(assignee, assignee.id == InspectionTask.assignee_id)
-        .where(*counts, person.is_not(None))
+        .where(*_counts(low, high, now), person.is_not(None))
         .group_by(InspectionTask.completed_by_id, InspectionTask.assignee_id, completer.name, assignee.name)).all()
-    people: dict[int, PersonFigures] = {}
+    found: dict[int, PersonFigures] = {}
     for completed_by, assigned_to, completer_name, assignee_name, count, done_count, on_time_count in rows:
         if completed_by is not None:
-            entry = people.setdefault(completed_by, PersonFigures(completed_by, completer_name))
+            entry = found.setdefault(completed_by, PersonFigures(completed_by, completer_name))
             entry.done += int(done_count)
             entry.on_time += int(on_time_count)
         if assigned_to is not None:
-            entry = people.setdefault(assigned_to, PersonFigures(assigned_to, assignee_name))
+            entry = found.setdefault(assigned_to, PersonFigures(assigned_to, assignee_name))
             entry.assigned += int(count)
             entry.assigned_done += int(done_count) if completed_by == assigned_to else 0
-    figures.people = sorted(people.values(), key=lambda p: (-p.done, p.name))
+    return sorted(found.values(), key=lambda p: (-p.done, p.name))
 
-    # failures per device in the range, and the days each device was in the ledger during it
-    failures = dict(db.session.execute(
-        sa.select(WorkOrder.device_id, sa.func.count()).where(
-            WorkOrder.device_id.is_not(None), WorkOrder.created_at >= low, WorkOrder.created_at < high,
-            WorkOrder.status != 'cancelled').group_by(WorkOrder.device_id)).all())
+
+@prepared
+def _failures():
+    return (sa.select(WorkOrder.device_id, sa.func.count())
+            .where(WorkOrder.device_id.is_not(None), WorkOrder.created_at >= sa.bindparam('low'),
+                   WorkOrder.created_at < sa.bindparam('high'), WorkOrder.status != 'cancelled')
+            .group_by(WorkOrder.device_id))
+
+
+@prepared
+def _devices():
+    return sa.select(Device).order_by(Device.category, Device.code)
+
+
+def equipment(tenant, start: date, end: date) -> tuple[list[DeviceFigures], list[CategoryFigures]]:
+    """Failures per device in the range and the days each device was in the ledger during it, and the sums per
+    category, the most failures first: two statements."""
+    low, high = _bounds(tenant, start, end)
+    failures = dict(db.session.execute(_failures(), {'low': low, 'high': high}).all())
     zone = tenant_zone(tenant)
-    categories: dict[str, CategoryFigures] = {}
-    for device in db.session.execute(sa.select(Device).order_by(Device.category, Device.code)).scalars():
+    devices, categories = [], {}
+    for device in db.session.execute(_devices()).scalars():
         days = days_in_ledger(device, start, end, zone)
         if days == 0 and not failures.get(device.id):
             continue
         if device.status == 'retired' and not failures.get(device.id):
             continue
         row = DeviceFigures(device.id, device.code, device.name, device.category, days, failures.get(device.id, 0))
-        figures.devices.append(row)
+        devices.append(row)
         category = categories.setdefault(device.category, CategoryFigures(device.category))
         category.devices += 1
         category.days += days
         category.failures += row.failures
-    figures.devices.sort(key=lambda d: (-d.failures, d.code))
-    figures.categories = sorted(categories.values(), key=lambda c: (-c.failures, c.category))
-    return figures
+    return (sorted(devices, key=lambda d: (-d.failures, d.code)),
+            sorted(categories.values(), key=lambda c: (-c.failures, c.category)))
+
+
+def compute(tenant, start: date, end: date, now: datetime) -> Figures:
+    """Every figure of the range as of ``now``: STATEMENTS statements."""
+    low, high = _bounds(tenant, start, end)
+    devices, categories = equipment(tenant, start, end)
+    return Figures(start=start, end=end, plans=completion(low, high, now), people=people(low, high, now),
+                   devices=devices, categories=categories)
 
 
 # --- the records export -------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..auth.models import User
+from ..core.prepared import prepared
 from ..extensions import db
 from ..property.models import Room
 from ..tenancy import clock
@@ -79,16 +80,19 @@ def board_query(filters: BoardFilters, now: datetime | None = None):
     return _with_places(query).order_by(URGENCY_ORDER, WorkOrder.created_at, WorkOrder.id)
 
 
+@prepared
+def _status_counts():
+    overdue = sa.case((overdue_condition(sa.bindparam('now')), 1), else_=0)
+    escalated = sa.case((sa.and_(WorkOrder.escalated_at.is_not(None), WorkOrder.status.in_(OPEN_STATUSES)), 1),
+                        else_=0)
+    return (sa.select(WorkOrder.status, sa.func.count(), sa.func.sum(overdue), sa.func.sum(escalated))
+            .where(WorkOrder.status.in_(BOARD_STATUSES)).group_by(WorkOrder.status))
+
+
 def status_counts(now: datetime | None = None) -> dict[str, int]:
     """How many orders wait in each column, plus 'overdue' (past a deadline) and 'escalated' (flagged by the sweep
     and still open): one statement."""
-    now = now or clock.now_utc()
-    overdue = sa.case((overdue_condition(now), 1), else_=0)
-    escalated = sa.case((sa.and_(WorkOrder.escalated_at.is_not(None), WorkOrder.status.in_(OPEN_STATUSES)), 1),
-                        else_=0)
-    rows = db.session.execute(sa.select(WorkOrder.status, sa.func.count(), sa.func.sum(overdue),
-                                        sa.func.sum(escalated))
-                              .where(WorkOrder.status.in_(BOARD_STATUSES)).group_by(WorkOrder.status)).all()
+    rows = db.session.execute(_status_counts(), {'now': now or clock.now_utc()}).all()
     counts = dict.fromkeys(BOARD_STATUSES, 0) | {'overdue': 0, 'escalated': 0}
     for status, count, late, flagged in rows:
         counts[status] = count

@@ -44,6 +44,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
+from ..core.prepared import prepared
 from ..documents.spreadsheets import safe_cell
 from ..errors import DomainError
 from ..extensions import db
@@ -88,6 +89,8 @@ class Times:
     orders: int = 0
     median: int | None = None
     p90: int | None = None
+    #: the mean (the dashboard shows it beside the median)
+    average: int | None = None
 
 
 @dataclass
@@ -209,11 +212,41 @@ def _utc(day: date, zone) -> datetime:
     return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
 
 
-def _conditions(tenant, start: date, end: date, building_id: int | None) -> list:
-    zone = tenant_zone(tenant)
-    where = [WorkOrder.created_at >= _utc(start, zone), WorkOrder.created_at < _utc(end + timedelta(days=1), zone)]
-    if building_id is not None:
-        where.append(WorkOrder.building_id == building_id)
+@dataclass(frozen=True)
+class Orders:
+    """The orders created from ``start`` to ``end`` (local days, both included), of one building or all: SQL
+    conditions on bind parameters (``where``) and their values (``params``), so that the statements built on them
+    are built once (core.prepared) and run with each range's values."""
+
+    start: date
+    end: date
+    low: datetime
+    high: datetime
+    building_id: int | None = None
+
+    @classmethod
+    def of(cls, tenant, start: date, end: date, building_id: int | None = None) -> Orders:
+        zone = tenant_zone(tenant)
+        return cls(start, end, _utc(start, zone), _utc(end + timedelta(days=1), zone), building_id)
+
+    @property
+    def one_building(self) -> bool:
+        return self.building_id is not None
+
+    @property
+    def where(self) -> list:
+        return orders_where(self.one_building)
+
+    @property
+    def params(self) -> dict:
+        return {'orders_from': self.low, 'orders_before': self.high, 'orders_building': self.building_id}
+
+
+def orders_where(one_building: bool) -> list:
+    """SQL: the orders of an ``Orders`` range, on its bind parameters."""
+    where = [WorkOrder.created_at >= sa.bindparam('orders_from'), WorkOrder.created_at < sa.bindparam('orders_before')]
+    if one_building:
+        where.append(WorkOrder.building_id == sa.bindparam('orders_building'))
     return where
 
 
@@ -231,29 +264,40 @@ def seconds_between(later, earlier):
 
 # --- the figures --------------------------------------------------------------------------------------------------
 
-def _percentiles(durations) -> Times:
-    """Median and 90th percentile of a one-column select of durations (seconds, NULLs skipped): the durations are
-    ranked in SQL and only the rows at the floor and ceiling of each position p·(n-1) come back."""
+def _percentile_rows(durations):
+    """SQL: of a one-column select of durations (seconds, NULLs skipped), ranked, only the rows at the floor and
+    ceiling of each position p·(n-1), each with the count and the mean of them all (see _times)."""
     inner = durations.subquery()
     d = inner.c[0]
     ranked = (sa.select(d.label('d'), sa.func.row_number().over(order_by=d).label('rn'),
-                        sa.func.count().over().label('n')).where(d.is_not(None)).subquery())
+                        sa.func.count().over().label('n'), sa.func.avg(d).over().label('mean'))
+              .where(d.is_not(None)).subquery())
     k, n = ranked.c.rn - 1, ranked.c.n - 1
     # floor(pos) and ceil(pos) are the integers k with pos - 1 < k < pos + 1; in integers, for pos = p/100·n
     near = [sa.and_(100 * k > p * n - 100, 100 * k < p * n + 100) for p in PERCENTILES]
-    rows = db.session.execute(sa.select(ranked.c.rn, ranked.c.n, ranked.c.d).where(sa.or_(*near))
-                              .order_by(ranked.c.rn)).all()
+    return sa.select(ranked.c.rn, ranked.c.n, ranked.c.d, ranked.c.mean).where(sa.or_(*near)).order_by(ranked.c.rn)
+
+
+def _times(rows) -> Times:
+    """Median, 90th percentile, count and mean from the rows of _percentile_rows."""
     if not rows:
         return Times()
     count = rows[0].n
-    values = {rn - 1: Fraction(str(value)) for rn, _n, value in rows}
+    values = {rn - 1: Fraction(str(value)) for rn, _n, value, _mean in rows}
 
     def at(p: int) -> int:
         pos = Fraction(p * (count - 1), 100)
         low, high = pos.numerator // pos.denominator, -(-pos.numerator // pos.denominator)
         return _round(values[low] + (pos - low) * (values[high] - values[low]))
 
-    return Times(orders=count, median=at(50), p90=at(90))
+    return Times(orders=count, median=at(50), p90=at(90), average=whole_seconds(rows[0].mean))
+
+
+def whole_seconds(value) -> int | None:
+    """Seconds from SQL (float on SQLite, Decimal on PostgreSQL) as a whole number, half up."""
+    if value is None:
+        return None
+    return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def _round(value: Fraction) -> int:
@@ -278,49 +322,69 @@ def _epoch_seconds(column):
 PLACE = (WorkOrder.room_id, WorkOrder.building_id, WorkOrder.public_area, WorkOrder.category_id)
 
 
-def _hot_spots(where: list, with_orders: int | None) -> list[HotSpot]:
-    """Places and categories with HOT_SPOT_ORDERS orders within HOT_SPOT_DAYS days (sliding), worst first, with the
-    orders of the first ``with_orders`` of them (all when None). Two statements.
-
-    Each order counts the orders of its place and category in the HOT_SPOT_DAYS before it (a RANGE window over
-    its time in seconds, both ends included); the largest count is the place's ``peak``, and a peak of
-    HOT_SPOT_ORDERS or more makes it hot. Every order of a hot place carries its place's figures and rank (window
-    functions, no self-join), so the hot spots come back one row each and their orders by rank."""
+def _orders_in_window(where: list):
+    """The orders of ``where`` (SQL conditions), each with the count of its place and category's orders in the
+    HOT_SPOT_DAYS before it (a RANGE window over its time in seconds, both ends included)."""
     in_window = sa.func.count().over(partition_by=PLACE, order_by=_epoch_seconds(WorkOrder.created_at),
                                      range_=(-HOT_SPOT_DAYS * 86400, 0))
-    counted = sa.select(WorkOrder.id, WorkOrder.number, WorkOrder.status, WorkOrder.created_at, *PLACE,
-                        in_window.label('in_window')).where(*where).subquery()
+    return sa.select(WorkOrder.id, WorkOrder.number, WorkOrder.status, WorkOrder.created_at, *PLACE,
+                     in_window.label('in_window')).where(*where).subquery()
+
+
+def _hot_places(where: list, limit: int | None = None):
+    """One row per hot place and category, worst first (``rank`` 1, 2, …; ``hot``: how many there are in all, the
+    first ``limit`` only when given): the largest count in a window is the place's ``peak``, and a peak of
+    HOT_SPOT_ORDERS or more makes it hot."""
+    counted = _orders_in_window(where)
     keys = (counted.c.room_id, counted.c.building_id, counted.c.public_area, counted.c.category_id)
-    per_place = sa.select(counted, sa.func.max(counted.c.in_window).over(partition_by=keys).label('peak'),
-                          sa.func.count().over(partition_by=keys).label('n'),
-                          sa.func.min(counted.c.created_at).over(partition_by=keys).label('first_at'),
-                          sa.func.max(counted.c.created_at).over(partition_by=keys).label('last_at')).subquery()
-    worst_first = (per_place.c.peak.desc(), per_place.c.n.desc(), per_place.c.first_at, per_place.c.room_id,
-                   per_place.c.building_id, per_place.c.public_area, per_place.c.category_id)
-    hot = (sa.select(per_place, sa.func.dense_rank().over(order_by=worst_first).label('rank'))
-           .where(per_place.c.peak >= HOT_SPOT_ORDERS).subquery())
-    room, building, category = aliased(Room), aliased(Building), aliased(RepairCategory)
-    rows = db.session.execute(
-        sa.select(hot.c.rank, hot.c.room_id, hot.c.building_id, hot.c.public_area, hot.c.category_id, hot.c.n,
-                  hot.c.first_at, hot.c.last_at, hot.c.peak, room.code, building.name, category.name).distinct()
-        .select_from(hot)
-        .join(category, category.id == hot.c.category_id)
-        .outerjoin(room, room.id == hot.c.room_id)
-        .outerjoin(building, building.id == hot.c.building_id)
-        .order_by(hot.c.rank)).all()
+    peak, n, first_at = sa.func.max(counted.c.in_window), sa.func.count(), sa.func.min(counted.c.created_at)
+    rank = sa.func.row_number().over(order_by=(peak.desc(), n.desc(), first_at, *keys)).label('rank')
+    places = (sa.select(*keys, peak.label('peak'), n.label('n'), first_at.label('first_at'),
+                        sa.func.max(counted.c.created_at).label('last_at'), rank, sa.func.count().over().label('hot'))
+              .group_by(*keys).having(peak >= HOT_SPOT_ORDERS))
+    return (places if limit is None else places.order_by(rank).limit(limit)).subquery()
+
+
+@prepared
+def _hot_spot_rows(one_building: bool, limit: int | None):
+    hot = _hot_places(orders_where(one_building), limit)
+    return (sa.select(hot.c.rank, hot.c.hot, hot.c.room_id, hot.c.building_id, hot.c.public_area, hot.c.category_id,
+                      hot.c.n, hot.c.first_at, hot.c.last_at, hot.c.peak, Room.code, Building.name,
+                      RepairCategory.name)
+            .select_from(hot)
+            .join(RepairCategory, RepairCategory.id == hot.c.category_id)
+            .outerjoin(Room, Room.id == hot.c.room_id)
+            .outerjoin(Building, Building.id == hot.c.building_id)
+            .order_by(hot.c.rank))
+
+
+@prepared
+def _hot_spot_orders(one_building: bool, with_orders: int | None):
+    where = orders_where(one_building)
+    counted, listed_places = _orders_in_window(where), _hot_places(where, with_orders)
+    same_place = [counted.c[key].is_not_distinct_from(listed_places.c[key])
+                  for key in ('room_id', 'building_id', 'public_area', 'category_id')]
+    return (sa.select(listed_places.c.rank, counted.c.id, counted.c.number, counted.c.created_at, counted.c.status)
+            .select_from(counted).join(listed_places, sa.and_(*same_place))
+            .order_by(counted.c.created_at, counted.c.id))
+
+
+def hot_spots(orders: Orders, *, limit: int | None = None,
+              with_orders: int | None = None) -> tuple[list[HotSpot], int]:
+    """(the hot spots of the orders, worst first — the first ``limit`` of them when given —, how many there are in
+    all), with the orders of the first ``with_orders`` (all when None). Two statements, one when ``with_orders`` is
+    0: the places come back one row each, grouped in SQL, and their orders in a second statement."""
+    rows = db.session.execute(_hot_spot_rows(orders.one_building, limit), orders.params).all()
     spots = {rank: HotSpot(category_id=category_id, category=category_name, room_id=room_id, room_code=room_code,
                            building_id=building_id, building=building_name, public_area=area, count=n,
                            first_at=_as_utc(first), last_at=_as_utc(last), peak=peak)
-             for (rank, room_id, building_id, area, category_id, n, first, last, peak, room_code, building_name,
+             for (rank, _hot, room_id, building_id, area, category_id, n, first, last, peak, room_code, building_name,
                   category_name) in rows}
     if with_orders != 0:  # also with no hot spot: the page runs the same statements whatever the data
-        listed = sa.select(hot.c.rank, hot.c.id, hot.c.number, hot.c.created_at, hot.c.status)
-        if with_orders is not None:
-            listed = listed.where(hot.c.rank <= with_orders)
         for rank, order_id, number, created_at, status in db.session.execute(
-                listed.order_by(hot.c.created_at, hot.c.id)):
+                _hot_spot_orders(orders.one_building, with_orders), orders.params):
             spots[rank].orders.append(HotSpotOrder(order_id, number, _as_utc(created_at), status))
-    return list(spots.values())
+    return list(spots.values()), rows[0].hot if rows else 0
 
 
 def _as_utc(value):
@@ -329,12 +393,55 @@ def _as_utc(value):
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
+@prepared
+def _orders_per_month(one_building: bool, months: int):
+    """The index of each order's month (bind parameters month_1… start the second month on), and the orders."""
+    bucket = sa.case(*[(WorkOrder.created_at < sa.bindparam(f'month_{index}'), index - 1)
+                       for index in range(1, months)], else_=months - 1) if months > 1 else sa.literal(0)
+    bucket = bucket.label('bucket')
+    return sa.select(bucket, sa.func.count()).where(*orders_where(one_building)).group_by(bucket)
+
+
+def orders_by_month(tenant, orders: Orders) -> list[tuple[str, int]]:
+    """('2026-03', orders) for every local month of the range, empty ones included: one statement."""
+    months = _months(orders.start, orders.end)
+    zone = tenant_zone(tenant)
+    starts = {f'month_{index}': _utc(month, zone) for index, month in enumerate(months) if index}
+    per_month = dict(db.session.execute(_orders_per_month(orders.one_building, len(months)),
+                                        orders.params | starts).all())
+    return [(month.strftime('%Y-%m'), per_month.get(index, 0)) for index, month in enumerate(months)]
+
+
+@prepared
+def _response_times(one_building: bool):
+    started = first_started()
+    return _percentile_rows(sa.select(seconds_between(started.c.at, WorkOrder.created_at))
+                            .join(started, started.c.order_id == WorkOrder.id).where(*orders_where(one_building)))
+
+
+@prepared
+def _resolution_times(one_building: bool):
+    return _percentile_rows(sa.select(seconds_between(WorkOrder.completed_at, WorkOrder.created_at))
+                            .where(*orders_where(one_building), WorkOrder.completed_at.is_not(None)))
+
+
+def response_times(orders: Orders) -> Times:
+    """Submission to the first 开始维修, over the orders that have one: one statement."""
+    return _times(db.session.execute(_response_times(orders.one_building), orders.params).all())
+
+
+def resolution_times(orders: Orders) -> Times:
+    """Submission to the (last) completion, over the orders completed: one statement."""
+    return _times(db.session.execute(_resolution_times(orders.one_building), orders.params).all())
+
+
 def compute(tenant, start: date, end: date, building_id: int | None = None, *,
             hot_spot_orders: int | None = None) -> Stats:
     """Every figure for orders created from ``start`` to ``end`` (local days, both included), of one building or
     all, with the orders of the first ``hot_spot_orders`` hot spots (all when None). STATEMENTS statements, whatever
     the number of orders."""
-    where = _conditions(tenant, start, end, building_id)
+    orders = Orders.of(tenant, start, end, building_id)
+    where, params = orders.where, orders.params
     closed_once = sa.or_(WorkOrder.status.in_(('completed', 'confirmed')), WorkOrder.reopen_count > 0)
     summary = db.session.execute(sa.select(
         sa.func.count(),
@@ -343,42 +450,29 @@ def compute(tenant, start: date, end: date, building_id: int | None = None, *,
         sa.func.coalesce(sa.func.sum(sa.case((closed_once, 1), else_=0)), 0),
         sa.func.count(WorkOrder.rating),
         sa.func.coalesce(sa.func.sum(WorkOrder.rating), 0),
-    ).where(*where)).one()
+    ).where(*where), params).one()
     total, overdue, reopened, closed, rated, rating_sum = (int(value) for value in summary)
 
     per_category = dict(db.session.execute(sa.select(WorkOrder.category_id, sa.func.count()).where(*where)
-                                           .group_by(WorkOrder.category_id)).all())
+                                           .group_by(WorkOrder.category_id), params).all())
     categories = db.session.execute(sa.select(RepairCategory.id, RepairCategory.name, RepairCategory.active)
                                     .order_by(RepairCategory.sort_order, RepairCategory.id)).all()
     by_category = [Count(cid, name, per_category.get(cid, 0)) for cid, name, active in categories
                    if active or per_category.get(cid)]
 
     per_building = dict(db.session.execute(sa.select(WorkOrder.building_id, sa.func.count()).where(*where)
-                                           .group_by(WorkOrder.building_id)).all())
+                                           .group_by(WorkOrder.building_id), params).all())
     buildings = [tuple(row) for row in db.session.execute(building_choices()).all()]
     by_building = [Count(bid, name, per_building.get(bid, 0)) for bid, name in buildings
                    if building_id is None or bid == building_id]
     if per_building.get(None):
         by_building.append(Count(None, _('未指定楼栋'), per_building[None]))
 
-    months = _months(start, end)
-    zone = tenant_zone(tenant)
-    bucket = sa.case(*[(WorkOrder.created_at < _utc(month, zone), index - 1)
-                       for index, month in enumerate(months) if index], else_=len(months) - 1) \
-        if len(months) > 1 else sa.literal(0)
-    bucket = bucket.label('bucket')
-    per_month = dict(db.session.execute(sa.select(bucket, sa.func.count()).where(*where).group_by(bucket)).all())
-    by_month = [(month.strftime('%Y-%m'), per_month.get(index, 0)) for index, month in enumerate(months)]
-
-    started = first_started()
-    response = _percentiles(sa.select(seconds_between(started.c.at, WorkOrder.created_at))
-                            .join(started, started.c.order_id == WorkOrder.id).where(*where))
-    resolution = _percentiles(sa.select(seconds_between(WorkOrder.completed_at, WorkOrder.created_at))
-                              .where(*where, WorkOrder.completed_at.is_not(None)))
     return Stats(start=start, end=end, building_id=building_id, total=total, by_category=by_category,
-                 by_building=by_building, by_month=by_month, response=response, resolution=resolution,
+                 by_building=by_building, by_month=orders_by_month(tenant, orders),
+                 response=response_times(orders), resolution=resolution_times(orders),
                  overdue=Rate(overdue, total), reopened=Rate(reopened, closed), rated=rated, rating_sum=rating_sum,
-                 hot_spots=_hot_spots(where, hot_spot_orders), buildings=buildings)
+                 hot_spots=hot_spots(orders, with_orders=hot_spot_orders)[0], buildings=buildings)
 
 
 # --- showing ------------------------------------------------------------------------------------------------------
@@ -407,7 +501,7 @@ def hours(seconds: int | None) -> Decimal | None:
 
 # --- the export ---------------------------------------------------------------------------------------------------
 
-def _orders_of_range(where: list):
+def _orders_of_range(orders: Orders):
     """The range's orders with their category, room, building and first start, in number order (one statement)."""
     started = first_started()
     room, building = aliased(Room), aliased(Building)
@@ -420,7 +514,7 @@ def _orders_of_range(where: list):
         .outerjoin(room, room.id == WorkOrder.room_id)
         .outerjoin(building, building.id == WorkOrder.building_id)
         .outerjoin(started, started.c.order_id == WorkOrder.id)
-        .where(*where).order_by(WorkOrder.created_at, WorkOrder.id))
+        .where(*orders.where).order_by(WorkOrder.created_at, WorkOrder.id), orders.params)
 
 
 def export_xlsx(tenant, figures: Stats) -> bytes:
@@ -474,10 +568,10 @@ def export_xlsx(tenant, figures: Stats) -> bytes:
     sheet.append(text(_('工单号'), _('报修时间'), _('分类'), _('楼栋'), _('房屋'), _('公共区域'), _('紧急程度'),
                       _('渠道'), _('状态'), _('派单时间'), _('首次开始维修'), _('完工时间'), _('确认时间'),
                       _('超时'), _('返修次数'), _('评分'), _('问题描述')))
-    where = _conditions(tenant, figures.start, figures.end, figures.building_id)
+    orders = Orders.of(tenant, figures.start, figures.end, figures.building_id)
     for (number, created_at, category, building, room_code, area, urgency, channel, status, assigned_at,
          started_at, completed_at, confirmed_at, overdue_at, reopen_count, rating, description) in \
-            _orders_of_range(where):
+            _orders_of_range(orders):
         sheet.append(text(number, local(created_at), category, building or '', room_code or '', area or '',
                           str(URGENCY_NAMES[urgency]), str(CHANNEL_NAMES[channel]), str(STATUS_NAMES[status]),
                           local(assigned_at), local(started_at), local(completed_at), local(confirmed_at),

@@ -8,12 +8,13 @@
 """
 from __future__ import annotations
 
+import weakref
+
 import sqlalchemy as sa
 from sqlalchemy import event, inspect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, with_loader_criteria
 from sqlalchemy.orm.interfaces import MANYTOONE
-from sqlalchemy.orm.util import LoaderCriteriaOption
 from sqlalchemy.sql import visitors
 
 from .context import CrossTenantError, NoTenantError, current_tenant_id, in_platform_scope
@@ -39,25 +40,6 @@ def _touches_scoped_table(statement) -> bool:
     return any(isinstance(element, sa.Table) and element in scoped for element in visitors.iterate(statement))
 
 
-@event.listens_for(Session, 'do_orm_execute')
-def _scope_statement(state) -> None:
-    if not (state.is_select or state.is_update or state.is_delete) or state.is_column_load:
-        return
-    if in_platform_scope():
-        return
-    tenant_id = current_tenant_id()
-    if tenant_id is None:
-        if _touches_scoped_table(state.statement):
-            raise NoTenantError('tenant-scoped data queried with no tenant set; use tenant_scope() or platform_scope()')
-        return
-    # Added to every statement while a tenant is set: it only affects the scoped entities it finds. It is also the
-    # mark that makes the compiler scope every SELECT in the statement (_compile_select below), and, being part of
-    # the statement's cache key, keeps the SQL compiled for a tenant apart from the SQL compiled in platform scope.
-    state.statement = state.statement.options(
-        with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
-    )
-
-
 def _tenant_for_sql() -> int:
     tenant_id = current_tenant_id()
     if tenant_id is None:
@@ -65,14 +47,40 @@ def _tenant_for_sql() -> int:
     return tenant_id
 
 
-#: the current tenant as a parameter read each time a statement runs, not when it is compiled: the compiled SQL, with
-#: the criteria below in it, is cached once and shared by every tenant
+#: the current tenant as a parameter read each time a statement runs, not when it is built or compiled: the
+#: statements and the SQL compiled from them (SQLAlchemy's compiled cache) are shared by every tenant
 _CURRENT_TENANT = sa.bindparam('scoped_tenant_id', type_=sa.Integer, callable_=_tenant_for_sql)
+
+#: added to every statement while a tenant is set: it only affects the scoped entities it finds. It is also the mark
+#: that makes the compiler scope every SELECT in the statement (_compile_select below), and, being part of the
+#: statement's cache key, keeps the SQL compiled for a tenant apart from the SQL compiled in platform scope.
+_TENANT_CRITERIA = with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == _CURRENT_TENANT,
+                                        include_aliases=True)
+
+#: statement -> the same with _TENANT_CRITERIA: a statement built once and run on every request (see
+#: core.prepared) is scoped once, and SQLAlchemy keeps the scoped one's cache key instead of walking it each time
+_SCOPED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@event.listens_for(Session, 'do_orm_execute')
+def _scope_statement(state) -> None:
+    if not (state.is_select or state.is_update or state.is_delete) or state.is_column_load:
+        return
+    if in_platform_scope():
+        return
+    if current_tenant_id() is None:
+        if _touches_scoped_table(state.statement):
+            raise NoTenantError('tenant-scoped data queried with no tenant set; use tenant_scope() or platform_scope()')
+        return
+    statement = state.statement
+    scoped = _SCOPED.get(statement)
+    if scoped is None:
+        scoped = _SCOPED[statement] = statement.options(_TENANT_CRITERIA)
+    state.statement = scoped
 
 
 def _is_tenant_scoped(statement) -> bool:
-    return any(isinstance(option, LoaderCriteriaOption) and option.root_entity is TenantScoped
-               for option in getattr(statement, '_with_options', ()))
+    return _TENANT_CRITERIA in getattr(statement, '_with_options', ())
 
 
 @compiles(sa.sql.Select)

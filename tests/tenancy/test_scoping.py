@@ -224,13 +224,16 @@ def test_one_statement_run_by_two_tenants_and_the_platform_sees_each_ones_rows(a
     names_in_union = sa.select(union.c.name).order_by(union.c.name)
     cte = residents.cte('residents')
     via_cte = sa.select(sa.func.count()).select_from(User).where(User.id.in_(sa.select(cte.c.id)))
-    expected = {'platform': None, a.id: (3, ['a-0', 'a-1'], 3), b.id: (2, ['b-0', 'b-1'], 2)}
+    entities = sa.select(User.name).where(User.role == 'resident').order_by(User.name)  # the entity criteria
+    expected = {'platform': None, a.id: (3, ['a-0', 'a-1'], 3, ['a-0', 'a-1', 'a-2']),
+                b.id: (2, ['b-0', 'b-1'], 2, ['b-0', 'b-1'])}
     for scope in ('platform', a.id, b.id, 'platform', b.id, a.id):
         with app.app_context(), (platform_scope() if scope == 'platform' else tenant_scope(scope)):
             got = (db.session.execute(statement).scalar_one(), db.session.execute(names_in_union).scalars().all(),
-                   db.session.execute(via_cte).scalar_one())
+                   db.session.execute(via_cte).scalar_one(), db.session.execute(entities).scalars().all())
         if scope == 'platform':
             assert got[0] >= 5 and {'a-0', 'a-1', 'b-0', 'b-1'} <= set(got[1]) and got[2] >= 5
+            assert {'a-0', 'b-0'} <= set(got[3])
         else:
             assert got == expected[scope]
 
