@@ -194,6 +194,12 @@ def test_the_peak_slides_and_the_worst_come_first(estate, in_tenant):
         first = stats.compute(tenant, START, END, hot_spot_orders=1)
     assert [(spot.count, len(spot.orders)) for spot in first.hot_spots] == [(5, 5), (3, 0)]
     assert [o.created_at for o in first.hot_spots[0].orders] == sorted(o.created_at for o in first.hot_spots[0].orders)
+    # the dashboard's: the worst one only, no orders, and how many there are in all
+    with in_tenant(e.tenant) as session:
+        tenant = session.get(Tenant, e.tenant.id)
+        worst, count = stats.hot_spots(stats.Orders.of(tenant, START, END), limit=1, with_orders=0)
+    assert [(spot.place, spot.count, spot.peak, spot.orders) for spot in worst] == [('1-1-101', 5, 4, [])]
+    assert count == 2
 
 
 def test_one_building_and_an_empty_range(estate, in_tenant):
