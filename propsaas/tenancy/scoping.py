@@ -91,7 +91,7 @@ def _compile_select(select, compiler, **kw):
 
     Done as the SQL is compiled, which happens once per statement shape (SQLAlchemy's compiled cache), rather than
     by copying every statement before it runs: that copy was the largest cost of pages of aggregates."""
-    if _is_tenant_scoped(compiler.statement):
+    if _is_tenant_scoped(getattr(compiler, 'statement', None)):
         scoped = _scoped_tables()
         criteria = [table.c.tenant_id == _CURRENT_TENANT for table in _plain_tables(_final_froms(select))
                     if table in scoped]

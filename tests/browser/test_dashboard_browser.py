@@ -36,6 +36,11 @@ def test_the_dashboards_charts_render_without_console_errors(make_tenant, make_u
                           ' return c.width > 0 && c.height > 0 && window.Chart.getChart(id).data.labels.length; })',
                           list(CHARTS))
     assert drawn == [2, 4, 12, 12]
+    # each chart keeps its box's height: a container sized by its content lets Chart.js grow the canvas forever
+    heights = 'ids => ids.map(id => Math.round(document.getElementById(id).getBoundingClientRect().height))'
+    first = page.evaluate(heights, list(CHARTS))
+    page.wait_for_timeout(500)
+    assert page.evaluate(heights, list(CHARTS)) == first == [220, 220, 240, 240]
     expect(page.locator('#fig-collection-rate')).to_contain_text('50.0%')
     page.locator('section', has=page.locator('#chart-revenue')).locator('summary').click()
     expect(page.locator('#table-revenue')).to_contain_text('2026-06')
