@@ -434,5 +434,6 @@ def test_moving_in_and_out_keeps_the_room_status_true(app, make_tenant, make_use
         services.end_occupancy(occupancy, moved_out_on=date(2024, 5, 1), today=date(2024, 6, 1))
         assert room.status == 'vacant'
         changes = session.execute(sa.select(RoomEvent.detail).where(RoomEvent.room_id == room.id,
-                                                                    RoomEvent.kind == 'status')).scalars().all()
+                                                                    RoomEvent.kind == 'status')
+                                  .order_by(RoomEvent.id)).scalars().all()
         assert [(c['from'], c['to']) for c in changes] == [('vacant', 'occupied'), ('occupied', 'vacant')]
