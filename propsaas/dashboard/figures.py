@@ -47,7 +47,7 @@ from ..notices.models import Announcement, Message
 from ..repairs import board as repair_board
 from ..repairs import stats as repair_stats
 from ..repairs.models import OPEN_STATUSES, WorkOrder, WorkOrderEvent
-from ..repairs.stats import AverageRating, seconds_between
+from ..repairs.stats import AverageRating, month_binds, month_bucket, seconds_between
 from ..tenancy import clock
 from ..tenancy.clock import tenant_zone
 
@@ -218,15 +218,6 @@ def _utc(day: date, zone) -> datetime:
     return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
 
 
-def _month_bucket(column, starts: list[datetime]):
-    """SQL: the index of the month ``column`` falls in, given the months' starts in UTC (the caller keeps ``column``
-    within the first start and the end of the last month)."""
-    if len(starts) == 1:
-        return sa.literal(0)
-    return sa.case(*[(column < start, index - 1) for index, start in enumerate(starts) if index],
-                   else_=len(starts) - 1)
-
-
 # --- the figures --------------------------------------------------------------------------------------------------
 
 def _grouped(query, by):
@@ -256,12 +247,8 @@ def collection(period: str) -> Collection:
 
 
 def _month_params(starts: list[datetime], end: datetime) -> dict:
-    """The bind parameters of _month_binds: the months' starts (UTC) and the end of the last."""
+    """The bind parameters of repairs.stats.month_binds: the months' starts (UTC), and the end of the last."""
     return {f'month_{index}': start for index, start in enumerate(starts)} | {'months_end': end}
-
-
-def _month_binds(months: int) -> list:
-    return [sa.bindparam(f'month_{index}') for index in range(months)]
 
 
 @prepared
@@ -269,8 +256,8 @@ def _revenue(months: int):
     original = aliased(Payment, name='original')  # the payment a reversal undoes
     counted_at = sa.case((Payment.kind == 'reversal', original.paid_at), else_=Payment.paid_at)
     signed = sa.case((Payment.kind == 'payment', Payment.amount_fen), else_=-Payment.amount_fen)
-    starts = _month_binds(months)
-    bucket = _month_bucket(counted_at, starts).label('bucket')
+    starts = month_binds(months)
+    bucket = month_bucket(counted_at, starts).label('bucket')
     return (sa.select(bucket, sa.func.sum(signed)).select_from(Payment)
             .outerjoin(original, original.id == Payment.reverses_id)
             .where(counted_at >= starts[0], counted_at < sa.bindparam('months_end')).group_by(bucket))
@@ -293,8 +280,8 @@ def rated_in(low, high) -> list:
 
 @prepared
 def _ratings(months: int):
-    starts = _month_binds(months)
-    bucket = _month_bucket(WorkOrder.confirmed_at, starts).label('bucket')
+    starts = month_binds(months)
+    bucket = month_bucket(WorkOrder.confirmed_at, starts).label('bucket')
     return (sa.select(bucket, sa.func.count(), sa.func.sum(WorkOrder.rating))
             .where(*rated_in(starts[0], sa.bindparam('months_end'))).group_by(bucket))
 

@@ -393,12 +393,24 @@ def _as_utc(value):
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
+def month_binds(months: int) -> list:
+    """Bind parameters month_0, month_1, … for the starts of ``months`` months (UTC), as month_bucket takes them."""
+    return [sa.bindparam(f'month_{index}') for index in range(months)]
+
+
+def month_bucket(column, starts: list):
+    """SQL: the index of the month ``column`` falls in, given the months' starts (UTC datetimes or bind parameters;
+    the caller keeps ``column`` within the first start and the end of the last month)."""
+    if len(starts) == 1:
+        return sa.literal(0)
+    return sa.case(*[(column < start, index - 1) for index, start in enumerate(starts) if index],
+                   else_=len(starts) - 1)
+
+
 @prepared
 def _orders_per_month(one_building: bool, months: int):
-    """The index of each order's month (bind parameters month_1… start the second month on), and the orders."""
-    bucket = sa.case(*[(WorkOrder.created_at < sa.bindparam(f'month_{index}'), index - 1)
-                       for index in range(1, months)], else_=months - 1) if months > 1 else sa.literal(0)
-    bucket = bucket.label('bucket')
+    """The index of each order's month (month_bucket on month_binds), and the orders."""
+    bucket = month_bucket(WorkOrder.created_at, month_binds(months)).label('bucket')
     return sa.select(bucket, sa.func.count()).where(*orders_where(one_building)).group_by(bucket)
 
 
@@ -406,7 +418,7 @@ def orders_by_month(tenant, orders: Orders) -> list[tuple[str, int]]:
     """('2026-03', orders) for every local month of the range, empty ones included: one statement."""
     months = _months(orders.start, orders.end)
     zone = tenant_zone(tenant)
-    starts = {f'month_{index}': _utc(month, zone) for index, month in enumerate(months) if index}
+    starts = {f'month_{index}': _utc(month, zone) for index, month in enumerate(months)}
     per_month = dict(db.session.execute(_orders_per_month(orders.one_building, len(months)),
                                         orders.params | starts).all())
     return [(month.strftime('%Y-%m'), per_month.get(index, 0)) for index, month in enumerate(months)]
