@@ -328,14 +328,13 @@ def _orders_in_window(where: list):
     in_window = sa.func.count().over(partition_by=PLACE, order_by=_epoch_seconds(WorkOrder.created_at),
                                      range_=(-HOT_SPOT_DAYS * 86400, 0))
     return sa.select(WorkOrder.id, WorkOrder.number, WorkOrder.status, WorkOrder.created_at, *PLACE,
-                     in_window.label('in_window')).where(*where).subquery()
+                     in_window.label('in_window')).where(*where)
 
 
-def _hot_places(where: list, limit: int | None = None):
-    """One row per hot place and category, worst first (``rank`` 1, 2, …; ``hot``: how many there are in all, the
-    first ``limit`` only when given): the largest count in a window is the place's ``peak``, and a peak of
-    HOT_SPOT_ORDERS or more makes it hot."""
-    counted = _orders_in_window(where)
+def _hot_places(counted, limit: int | None = None):
+    """One row per hot place and category of ``counted`` (_orders_in_window as a subquery or CTE), worst first
+    (``rank`` 1, 2, …; ``hot``: how many there are in all, the first ``limit`` only when given): the largest count
+    in a window is the place's ``peak``, and a peak of HOT_SPOT_ORDERS or more makes it hot."""
     keys = (counted.c.room_id, counted.c.building_id, counted.c.public_area, counted.c.category_id)
     peak, n, first_at = sa.func.max(counted.c.in_window), sa.func.count(), sa.func.min(counted.c.created_at)
     rank = sa.func.row_number().over(order_by=(peak.desc(), n.desc(), first_at, *keys)).label('rank')
@@ -347,7 +346,7 @@ def _hot_places(where: list, limit: int | None = None):
 
 @prepared
 def _hot_spot_rows(one_building: bool, limit: int | None):
-    hot = _hot_places(orders_where(one_building), limit)
+    hot = _hot_places(_orders_in_window(orders_where(one_building)).subquery(), limit)
     return (sa.select(hot.c.rank, hot.c.hot, hot.c.room_id, hot.c.building_id, hot.c.public_area, hot.c.category_id,
                       hot.c.n, hot.c.first_at, hot.c.last_at, hot.c.peak, Room.code, Building.name,
                       RepairCategory.name)
@@ -360,8 +359,8 @@ def _hot_spot_rows(one_building: bool, limit: int | None):
 
 @prepared
 def _hot_spot_orders(one_building: bool, with_orders: int | None):
-    where = orders_where(one_building)
-    counted, listed_places = _orders_in_window(where), _hot_places(where, with_orders)
+    counted = _orders_in_window(orders_where(one_building)).cte('counted')  # the window, computed once
+    listed_places = _hot_places(counted, with_orders)
     same_place = [counted.c[key].is_not_distinct_from(listed_places.c[key])
                   for key in ('room_id', 'building_id', 'public_area', 'category_id')]
     return (sa.select(listed_places.c.rank, counted.c.id, counted.c.number, counted.c.created_at, counted.c.status)
